@@ -1,0 +1,270 @@
+"""The shared command line of every method script, and the run wrapper.
+
+A script in ``bin/`` is a few lines::
+
+    from resad_tf import cli
+    from resad_tf.methods.salad import Salad
+    if __name__ == "__main__":
+        cli.main(Salad)
+
+``cli.main`` defines the shared flags below plus one flag per field of the
+method's ``Config`` dataclass, runs :func:`execute`, and turns every
+:class:`~resad_tf.errors.InputError` (and every flag-parsing error) into one
+line on stderr and exit status 2.
+
+:func:`execute` is the same pipeline without flags, for Python users and the
+scan: load -> regions -> fit -> score -> metrics -> outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+import sys
+import time
+import typing
+
+from absl import app, flags
+
+from resad_tf.errors import InputError
+
+FLAGS = flags.FLAGS
+
+_COMMON = [
+    ("data", "toy", "input: 'toy' (the embedded LHCO-like generator), an LHCO v2 features .h5, "
+     "a CATHODE-style .npy or a directory of innerdata_*/outerdata_* arrays"),
+    ("sr", "3.3,3.7", "signal region 'lo,hi' in TeV"),
+    ("sb_width", None, "width of each sideband in TeV (default: everything outside the SR)"),
+    ("n_sig", None, "signal events to inject, counted over the full m_jj range; -1 keeps the "
+     "file's own signal content (default: 1000 for the toy and labelled .h5, -1 for .npy)"),
+    ("seed", 0, "random seed for data splits, injection and training"),
+    ("output_dir", None, "where results go (default: runs/<method>)"),
+    ("test", None, "external labelled evaluation set (same formats as --data); "
+     "default: a held-out part of the data"),
+    ("background", None, "pure-background signal-region sample for the idealized detector "
+     "(default: held-out background truth)"),
+    ("simulation", None, "simulated sample in the LHCO v2 layout for simulation-assisted methods "
+     "(default with --data=toy: the generator's herwig-like variant)"),
+    ("feature_set", "standard", "jet features: standard, extended, extended_dr, masses"),
+    ("noise_features", 0, "append this many Gaussian noise features (robustness studies)"),
+    ("holdout", 0.5, "fraction of the background held out (uniformly in m_jj) for the test set "
+     "and the background reference"),
+    ("toy_n_background", 1_000_000, "background events of the generated data (--data=toy)"),
+    ("toy_n_signal", 50_000, "signal pool of the generator that --n_sig draws from"),
+    ("min_bkg", 50, "max SIC ignores background efficiencies resting on fewer background events"),
+    ("quiet", False, "no progress bars"),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The shared options (mirrors the flags above)."""
+
+    data: str = "toy"
+    sr: str = "3.3,3.7"
+    sb_width: float | None = None
+    n_sig: int | None = None
+    seed: int = 0
+    output_dir: str | None = None
+    test: str | None = None
+    background: str | None = None
+    simulation: str | None = None
+    feature_set: str = "standard"
+    noise_features: int = 0
+    holdout: float = 0.5
+    toy_n_background: int = 1_000_000
+    toy_n_signal: int = 50_000
+    min_bkg: int = 50
+    quiet: bool = False
+
+
+_FLAG_TYPES = {"sb_width": float, "n_sig": int, "seed": int, "noise_features": int,
+               "holdout": float, "toy_n_background": int, "toy_n_signal": int, "min_bkg": int,
+               "quiet": bool}
+
+
+def _define(name, default, help, kind):
+    if name in FLAGS:
+        return
+    if kind is bool:
+        flags.DEFINE_boolean(name, default, help)
+    elif kind is int:
+        flags.DEFINE_integer(name, default, help)
+    elif kind is float:
+        flags.DEFINE_float(name, default, help)
+    elif kind in (list, tuple):
+        flags.DEFINE_list(name, None if default is None else [str(v) for v in default], help)
+    else:
+        flags.DEFINE_string(name, default, help)
+
+
+def define_common_flags() -> None:
+    for name, default, help in _COMMON:
+        _define(name, default, help, _FLAG_TYPES.get(name, str))
+
+
+def _field_kind(field, hints):
+    t = hints[field.name]
+    origin = typing.get_origin(t)
+    if origin in (tuple, list):
+        return tuple
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        t = args[0]
+    return t if t in (bool, int, float, str) else str
+
+
+def define_config_flags(config_cls) -> None:
+    """One absl flag per field of a method's Config dataclass (help from field metadata)."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        _define(f.name, default, f.metadata.get("help", f.name), _field_kind(f, hints))
+
+
+def config_from_flags(config_cls):
+    hints = typing.get_type_hints(config_cls)
+    values = {}
+    for f in dataclasses.fields(config_cls):
+        v = FLAGS[f.name].value
+        if _field_kind(f, hints) is tuple and v is not None:
+            elem = typing.get_args(hints[f.name])[0] if typing.get_args(hints[f.name]) else str
+            try:
+                v = tuple(elem(x) for x in v)
+            except ValueError:
+                raise InputError(f"--{f.name}={','.join(v)}: expected a list of {elem.__name__}") from None
+        values[f.name] = v
+    try:
+        return config_cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad {config_cls.__name__}: {exc}") from None
+
+
+def options_from_flags() -> RunOptions:
+    return RunOptions(**{f.name: FLAGS[f.name].value for f in dataclasses.fields(RunOptions)})
+
+
+# ----------------------------------------------------------------------------- pipeline
+def _pool_size(n: int, holdout: float) -> int:
+    return int(round(n / (1.0 - holdout)))
+
+
+def build_regions(opts: RunOptions, needs=frozenset()):
+    """Load the data (and test / reference / simulation samples) and make the Regions."""
+    from resad_tf import data
+
+    window = data.Window.parse(opts.sr, opts.sb_width)
+    if opts.noise_features < 0:
+        raise InputError(f"--noise_features must be >= 0, got {opts.noise_features}")
+    toy = None
+    if opts.data == "toy":
+        if opts.toy_n_background < 100:
+            raise InputError(f"--toy_n_background={opts.toy_n_background} is too small (need >= 100)")
+        toy = data.ToySpec(n_background=_pool_size(opts.toy_n_background, opts.holdout),
+                           n_signal=opts.toy_n_signal)
+    events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy)
+
+    def extra(path, seed_offset):
+        if path is None:
+            return None
+        ev = data.load(path, feature_set=opts.feature_set, seed=opts.seed + seed_offset)
+        return data.add_noise_features(ev, opts.noise_features, opts.seed + seed_offset)
+
+    n_sig = opts.n_sig
+    if n_sig is None:
+        natural = (not events.has_labels) or str(opts.data).endswith(".npy") or pathlib.Path(
+            opts.data).is_dir()
+        n_sig = -1 if natural else 1000
+    simulation = extra(opts.simulation, 1)
+    if simulation is None and "simulation" in needs:
+        if opts.data != "toy":
+            raise InputError("this method needs a simulated sample: pass --simulation=PATH")
+        sim_spec = dataclasses.replace(toy, background="herwig", n_signal=0,
+                                       n_background=opts.toy_n_background)
+        simulation = data.load("toy", feature_set=opts.feature_set, seed=opts.seed + 1, toy=sim_spec)
+        simulation = data.add_noise_features(simulation, opts.noise_features, opts.seed + 1)
+    events = data.add_noise_features(events, opts.noise_features, opts.seed)
+    regions = data.make_regions(
+        events, window, n_sig=None if n_sig == -1 else n_sig, holdout=opts.holdout, seed=opts.seed,
+        test=extra(opts.test, 2), reference=extra(opts.background, 3), simulation=simulation,
+    )
+    if "reference" in needs and regions.reference is None:
+        raise InputError("this method needs a pure-background SR sample: pass --background=PATH "
+                         "(or use labelled data so that one can be held out)")
+    return regions
+
+
+def execute(method_cls, config=None, opts: RunOptions | None = None) -> dict:
+    """Run one method end to end and write its outputs; returns the metrics dict."""
+    from resad_tf import metrics, outputs, plots, runtime
+
+    opts = opts or RunOptions()
+    config = config if config is not None else method_cls.Config()
+    runtime.seed_everything(opts.seed)
+    t0 = time.time()
+    regions = build_regions(opts, getattr(method_cls, "needs", frozenset()))
+    method = method_cls(config, seed=opts.seed, verbose=not opts.quiet)
+    method.fit(regions)
+    fit_seconds = time.time() - t0
+    result = {
+        "method": method_cls.name,
+        "seed": opts.seed,
+        "regions": regions.summary(),
+        "config": dataclasses.asdict(config),
+        "options": dataclasses.asdict(opts),
+        "versions": runtime.versions(),
+        "fit_seconds": round(fit_seconds, 1),
+    }
+    out_dir = opts.output_dir or f"runs/{method_cls.name}"
+    with outputs.RunDirectory(out_dir) as out:
+        test = regions.test
+        if test is not None:
+            score = method.score(test)
+            result.update(metrics.summarize(test.label, score, min_bkg=opts.min_bkg).to_dict())
+            result["n_sig_sr"] = result["regions"].get("n_sig_sr")
+            result["n_bkg_sr"] = result["regions"].get("n_bkg_sr")
+            out.write_scores(score=score, label=test.label, mjj=test.mjj)
+            plots.roc_sic({method_cls.name: (test.label, score)}, out / "roc_sic.png",
+                          min_bkg=opts.min_bkg, title=f"{method_cls.name}, SR {opts.sr} TeV")
+        else:
+            score = method.score(regions.sr)
+            out.write_scores(score=score, mjj=regions.sr.mjj)
+        result.update(method.diagnostics(out.path) or {})
+        method.export(out / "model")
+        result["wall_seconds"] = round(time.time() - t0, 1)
+        out.write_json("metrics.json", result)
+    return result
+
+
+# ----------------------------------------------------------------------------- entry point
+def _fail(message: str) -> typing.NoReturn:
+    prog = pathlib.Path(sys.argv[0]).name
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _parse(argv):
+    try:
+        return FLAGS(argv)
+    except flags.Error as exc:
+        _fail(str(exc))
+
+
+def _main(method_cls, argv):
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
+    try:
+        result = execute(method_cls, config_from_flags(method_cls.Config), options_from_flags())
+    except InputError as exc:
+        _fail(str(exc))
+    out = FLAGS.output_dir or f"runs/{method_cls.name}"
+    summary = ", ".join(f"{k}={result[k]:.3f}" for k in ("auc", "max_sic") if k in result)
+    print(f"{method_cls.name}: {summary or 'no labelled test set'}; results in {out}/")
+
+
+def main(method_cls) -> None:
+    """Entry point of bin/<method>: shared flags + the method's config flags, exit 2 on bad input."""
+    define_common_flags()
+    define_config_flags(method_cls.Config)
+    app.run(functools.partial(_main, method_cls), flags_parser=_parse)

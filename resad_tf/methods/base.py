@@ -1,0 +1,57 @@
+"""The interface every anomaly-detection method implements.
+
+A method is configured by a frozen ``Config`` dataclass (whose fields become
+the script's flags and land in metrics.json), fitted on :class:`Regions`, and
+scores events: higher = more signal-like.  Methods never read files, parse
+flags or write results themselves; :mod:`resad_tf.cli` does that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import ClassVar
+
+import numpy as np
+
+from resad_tf.data import Events, Regions
+
+
+@dataclasses.dataclass(frozen=True)
+class NoConfig:
+    pass
+
+
+def option(default, help: str, **kwargs):
+    """A Config field with a help text (shown by ``bin/<method> --help``)."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use tuples for list-valued options")
+    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+
+
+class Method:
+    """Base class: ``Method(config, seed=0).fit(regions).score(events)``."""
+
+    name: ClassVar[str] = "method"
+    Config: ClassVar[type] = NoConfig
+    #: what the method needs besides the data: "reference" (pure-background SR sample),
+    #: "simulation" (a simulated sample) or "labels" (truth labels of the data)
+    needs: ClassVar[frozenset] = frozenset()
+
+    def __init__(self, config=None, *, seed: int = 0, verbose: bool = True):
+        self.config = config if config is not None else self.Config()
+        self.seed = seed
+        self.verbose = verbose
+
+    def fit(self, regions: Regions) -> "Method":  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def score(self, events: Events) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def export(self, directory: pathlib.Path) -> None:
+        """Write the trained model(s) so that collaborators can score new events."""
+
+    def diagnostics(self, directory: pathlib.Path) -> dict:
+        """Extra plots/numbers next to metrics.json; returns numbers to merge into it."""
+        return {}
