@@ -44,6 +44,8 @@ _COMMON = [
      "default: a held-out part of the data"),
     ("background", None, "pure-background signal-region sample for the idealized detector "
      "(default: held-out background truth)"),
+    ("signal", None, "pure-signal signal-region sample for the supervised bound "
+     "(default: held-out signal truth)"),
     ("simulation", None, "simulated sample in the LHCO v2 layout for simulation-assisted methods "
      "(default with --data=toy: the generator's herwig-like variant)"),
     ("feature_set", "standard", "jet features: standard, extended, extended_dr, masses"),
@@ -69,6 +71,7 @@ class RunOptions:
     output_dir: str | None = None
     test: str | None = None
     background: str | None = None
+    signal: str | None = None
     simulation: str | None = None
     feature_set: str = "standard"
     noise_features: int = 0
@@ -188,9 +191,13 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     regions = data.make_regions(
         events, window, n_sig=None if n_sig == -1 else n_sig, holdout=opts.holdout, seed=opts.seed,
         test=extra(opts.test, 2), reference=extra(opts.background, 3), simulation=simulation,
+        signal=extra(opts.signal, 4),
     )
     if "reference" in needs and regions.reference is None:
         raise InputError("this method needs a pure-background SR sample: pass --background=PATH "
+                         "(or use labelled data so that one can be held out)")
+    if "signal" in needs and regions.signal is None:
+        raise InputError("this method needs a pure-signal SR sample: pass --signal=PATH "
                          "(or use labelled data so that one can be held out)")
     return regions
 
@@ -201,9 +208,9 @@ def execute(method_cls, config=None, opts: RunOptions | None = None) -> dict:
 
     opts = opts or RunOptions()
     config = config if config is not None else method_cls.Config()
-    runtime.seed_everything(opts.seed)
     t0 = time.time()
     regions = build_regions(opts, getattr(method_cls, "needs", frozenset()))
+    runtime.seed_everything(opts.seed)
     method = method_cls(config, seed=opts.seed, verbose=not opts.quiet)
     method.fit(regions)
     fit_seconds = time.time() - t0

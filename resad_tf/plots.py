@@ -50,7 +50,7 @@ def roc_sic(curves: dict[str, tuple[np.ndarray, np.ndarray]], path, *, min_bkg: 
     ax_roc.plot(grid, 1 / grid, "k:", label="random")
     ax_sic.plot(grid, np.sqrt(grid), "k:", label="random")
     ax_roc.set(yscale="log", xlabel="signal efficiency", ylabel="1 / background efficiency", xlim=(0, 1))
-    ax_sic.set(xlabel="signal efficiency", ylabel=r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$", xlim=(0, 1))
+    ax_sic.set(xlabel="signal efficiency", ylabel="SIC = TPR / √FPR", xlim=(0, 1))
     for ax in (ax_roc, ax_sic):
         ax.legend(fontsize="x-small")
     if title:

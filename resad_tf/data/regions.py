@@ -92,8 +92,9 @@ class Regions:
 
     ``data`` is what an analysis would observe (all m_jj); ``test`` is a
     labelled SR sample never used in training; ``reference`` a pure-background
-    SR sample (for the idealized detector); ``simulation`` a simulated sample
-    over all m_jj (for SALAD).
+    SR sample (for the idealized detector); ``signal`` a pure-signal SR sample
+    disjoint from the test set (for the supervised bound); ``simulation`` a
+    simulated sample over all m_jj (for SALAD).
     """
 
     window: Window
@@ -101,6 +102,7 @@ class Regions:
     test: Events | None = None
     reference: Events | None = None
     simulation: Events | None = None
+    signal: Events | None = None
     n_sig_injected: int | None = None
     seed: int = 0
 
@@ -147,6 +149,7 @@ class Regions:
             "n_test": None if self.test is None else len(self.test),
             "n_reference": None if self.reference is None else len(self.reference),
             "n_simulation": None if self.simulation is None else len(self.simulation),
+            "n_signal_sample": None if self.signal is None else len(self.signal),
         }
         if sr.has_labels:
             s, b = sr.n_signal, sr.n_background
@@ -195,6 +198,7 @@ def make_regions(
     test: Events | None = None,
     reference: Events | None = None,
     simulation: Events | None = None,
+    signal: Events | None = None,
 ) -> Regions:
     """Build the observed data and its labelled companions from a pool of events.
 
@@ -202,9 +206,10 @@ def make_regions(
       keeps the pool's own signal content.
     * ``holdout``: without an external ``test``, this fraction of the
       background (and, when ``n_sig`` is None, of the signal) is held out,
-      uniformly in m_jj; its SR events are split in two halves, a labelled test
-      set (with the signal that was not injected) and a pure-background
-      reference.  With an external ``test`` nothing is held out.
+      uniformly in m_jj; its SR background is split in two halves, one for a
+      labelled test set and one for a pure-background reference; the SR signal
+      that was not injected is split likewise between the test set and a
+      pure-signal sample.  With an external ``test`` nothing is held out.
     """
     window.check(events)
     rng = np.random.default_rng(seed)
@@ -229,8 +234,10 @@ def make_regions(
     if test is None and test_pool is not None:
         bkg_out, sig_out = (e.select(window.sr(e.mjj)) for e in test_pool)
         bkg_test, bkg_ref = _split_fraction(bkg_out, 0.5, rng)
-        test = Events.concat([bkg_test, sig_out]).shuffle(rng)
+        sig_test, sig_train = _split_fraction(sig_out, 0.5, rng)
+        test = Events.concat([bkg_test, sig_test]).shuffle(rng)
         reference = reference if reference is not None else bkg_ref
+        signal = signal if signal is not None else sig_train
     elif test is not None:
         test = test.select(window.sr(test.mjj))
         test.require_labels("in the evaluation set (--test)")
@@ -238,10 +245,12 @@ def make_regions(
             raise InputError(f"the evaluation set {test.source} has no event in the signal region")
     if reference is not None:
         reference = reference.select(window.sr(reference.mjj))
+    if signal is not None:
+        signal = signal.select(window.sr(signal.mjj))
     if test is not None and test.features != data.features:
         raise InputError(f"evaluation set features {test.features} differ from the data's {data.features}")
     return Regions(window=window, data=data, test=test, reference=reference, simulation=simulation,
-                   n_sig_injected=n_sig, seed=seed)
+                   signal=signal, n_sig_injected=n_sig, seed=seed)
 
 
 def train_val_split(events: Events, val_fraction: float, seed) -> tuple[Events, Events]:

@@ -55,7 +55,8 @@ def test_make_regions_no_leak_and_reproducible():
     assert r.data.n_signal == 500
     ids = lambda ev: set(ev.x[:, 1].astype(int))  # noqa: E731
     assert ids(r.data).isdisjoint(ids(r.test)) and ids(r.data).isdisjoint(ids(r.reference))
-    assert ids(r.test).isdisjoint(ids(r.reference))
+    assert ids(r.test).isdisjoint(ids(r.reference)) and ids(r.test).isdisjoint(ids(r.signal))
+    assert r.signal.n_background == 0 and abs(r.signal.n_signal - r.test.n_signal) <= 1
     assert r.reference.n_signal == 0 and np.all(w.sr(r.test.mjj)) and np.all(w.sr(r.reference.mjj))
     # the held-out background is taken uniformly in mjj: the data keep ~60% in SR and SB alike
     sr_frac = r.sr.n_background / pool.select(w.sr(pool.mjj)).n_background

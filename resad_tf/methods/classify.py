@@ -1,0 +1,97 @@
+"""The classifier step shared by every classifier-based method.
+
+CWoLa, CATHODE, LaCATHODE, SALAD, IAD and the supervised bound all end the
+same way: train a classifier to separate a sample labelled 1 from a sample
+labelled 0 and use P(1 | x) as the score.  :class:`ClassifierOptions` holds
+the flags that pick and configure that classifier (so every method can swap
+the Keras MLP for tree ensembles with ``--classifier=hgb``), and
+:class:`Discriminator` is the fitted (scaler + classifier) pair.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from resad_tf.methods.base import option
+from resad_tf.models import load_classifier, make_classifier
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierOptions:
+    classifier: str = option("mlp", "classifier: mlp (Keras MLP), hgb (HistGradientBoosting ensemble), xgb")
+    hidden: tuple[int, ...] = option((64, 64, 64), "MLP hidden layer sizes")
+    epochs: int = option(100, "MLP maximum epochs")
+    batch_size: int = option(128, "MLP batch size")
+    learning_rate: float = option(1e-3, "MLP Adam learning rate")
+    patience: int = option(10, "MLP early-stopping patience in epochs")
+    n_best_epochs: int = option(1, "MLP: average the models of this many lowest-val-loss epochs")
+    n_runs: int = option(1, "average this many independently trained classifiers")
+    n_estimators: int = option(50, "tree ensembles: number of members")
+    max_iter: int = option(200, "tree ensembles: boosting rounds per member")
+    val_fraction: float = option(0.2, "fraction of the training sample used for validation")
+
+
+def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict:
+    """The make_classifier arguments these options mean for the chosen kind."""
+    if opts.classifier == "mlp":
+        return dict(hidden=tuple(opts.hidden), epochs=opts.epochs, batch_size=opts.batch_size,
+                    learning_rate=opts.learning_rate, patience=opts.patience,
+                    n_best_epochs=opts.n_best_epochs, n_runs=opts.n_runs,
+                    validation_fraction=opts.val_fraction, seed=int(seed), verbose=verbose)
+    return dict(n_estimators=opts.n_estimators * opts.n_runs, max_iter=opts.max_iter, seed=int(seed),
+                verbose=verbose)
+
+
+class Discriminator:
+    """Standardize the inputs, then classify: sample 1 vs sample 0.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> opts = ClassifierOptions(classifier="hgb", n_estimators=2, max_iter=20)
+    >>> d = Discriminator(opts, seed=0).fit(rng.normal(1, 1, (500, 2)), rng.normal(0, 1, (500, 2)))
+    >>> bool(d.predict(np.array([[3.0, 3.0]]))[0] > d.predict(np.array([[-3.0, -3.0]]))[0])
+    True
+    """
+
+    def __init__(self, opts: ClassifierOptions, seed: int = 0, verbose: bool = False):
+        self.opts, self.seed, self.verbose = opts, seed, verbose
+
+    def fit(self, x1, x0, w1=None, w0=None) -> "Discriminator":
+        """Train on x1 (label 1) vs x0 (label 0); classes are balanced by the classifier."""
+        x = np.concatenate([x1, x0])
+        y = np.r_[np.ones(len(x1)), np.zeros(len(x0))]
+        w = None
+        if w1 is not None or w0 is not None:
+            w = np.r_[np.ones(len(x1)) if w1 is None else w1, np.ones(len(x0)) if w0 is None else w0]
+        self.scaler_ = StandardScaler().fit(x)
+        kw = classifier_kwargs(self.opts, self.seed, self.verbose)
+        self.classifier_ = make_classifier(self.opts.classifier, **kw)
+        self.classifier_.fit(self.scaler_.transform(x), y, w)
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        return self.classifier_.predict(self.scaler_.transform(np.asarray(x, np.float64)))
+
+    def save(self, directory) -> pathlib.Path:
+        directory = pathlib.Path(directory)
+        self.classifier_.save(directory / "classifier")
+        (directory / "scaler.json").write_text(json.dumps(
+            {"mean": self.scaler_.mean_.tolist(), "scale": self.scaler_.scale_.tolist()}))
+        return directory
+
+    @classmethod
+    def load(cls, directory) -> "Discriminator":
+        directory = pathlib.Path(directory)
+        d = cls(ClassifierOptions())
+        d.classifier_ = load_classifier(directory / "classifier")
+        params = json.loads((directory / "scaler.json").read_text())
+        d.scaler_ = StandardScaler()
+        d.scaler_.mean_, d.scaler_.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
+        d.scaler_.var_ = d.scaler_.scale_**2
+        d.scaler_.n_features_in_ = len(d.scaler_.mean_)
+        return d

@@ -1,0 +1,69 @@
+"""The idealized anomaly detector (IAD) and the fully supervised bound.
+
+IAD: a classifier trained to separate the signal-region data from a perfect
+background sample of the same region.  By the Neyman-Pearson lemma this
+approaches the data/background likelihood ratio, which is monotonic in the
+signal/background ratio: the best any weakly supervised method built on a
+background estimate can do (CATHODE, SALAD, ... aim to reach it).
+
+Supervised: signal vs background with truth labels, the absolute upper bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from resad_tf.data import Events, Regions
+from resad_tf.methods.base import Method
+from resad_tf.methods.classify import ClassifierOptions, Discriminator
+
+
+class _ClassifierMethod(Method):
+    """Shared plumbing: one Discriminator, scored on the features x."""
+
+    Config = ClassifierOptions
+
+    def _train(self, x1: Events, x0: Events) -> "_ClassifierMethod":
+        self.discriminator_ = Discriminator(self.config, seed=self.seed, verbose=self.verbose)
+        self.discriminator_.fit(x1.x, x0.x, x1.weight, x0.weight)
+        return self
+
+    def score(self, events: Events) -> np.ndarray:
+        return self.discriminator_.predict(events.x)
+
+    def export(self, directory):
+        self.discriminator_.save(directory)
+
+
+@dataclasses.dataclass(frozen=True)
+class IADConfig(ClassifierOptions):
+    pass
+
+
+class IdealizedAD(_ClassifierMethod):
+    """SR data (1) vs a pure-background SR sample (0)."""
+
+    name = "iad"
+    Config = IADConfig
+    needs = frozenset({"reference"})
+
+    def fit(self, regions: Regions) -> "IdealizedAD":
+        return self._train(regions.sr, regions.reference)
+
+
+@dataclasses.dataclass(frozen=True)
+class SupervisedConfig(ClassifierOptions):
+    pass
+
+
+class Supervised(_ClassifierMethod):
+    """Pure signal (1) vs pure background (0) in the SR, from truth labels."""
+
+    name = "supervised"
+    Config = SupervisedConfig
+    needs = frozenset({"reference", "signal"})
+
+    def fit(self, regions: Regions) -> "Supervised":
+        return self._train(regions.signal, regions.reference)
