@@ -140,6 +140,8 @@ def config_from_flags(config_cls):
         values[f.name] = v
     try:
         return config_cls(**values)
+    except InputError:
+        raise
     except (TypeError, ValueError) as exc:
         raise InputError(f"bad {config_cls.__name__}: {exc}") from None
 
@@ -158,6 +160,10 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     from resad_tf import data
 
     window = data.Window.parse(opts.sr, opts.sb_width)
+    for flag in ("data", "test", "background", "signal", "simulation"):  # fail before any slow work
+        path = getattr(opts, flag)
+        if path is not None and path != "toy" and not pathlib.Path(path).exists():
+            raise InputError(f"--{flag}={path}: file or directory not found")
     if opts.noise_features < 0:
         raise InputError(f"--noise_features must be >= 0, got {opts.noise_features}")
     toy = None
@@ -166,12 +172,13 @@ def build_regions(opts: RunOptions, needs=frozenset()):
             raise InputError(f"--toy_n_background={opts.toy_n_background} is too small (need >= 100)")
         toy = data.ToySpec(n_background=_pool_size(opts.toy_n_background, opts.holdout),
                            n_signal=opts.toy_n_signal)
-    events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy)
+    events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy, quiet=opts.quiet)
 
-    def extra(path, seed_offset):
+    def extra(flag, seed_offset):
+        path = getattr(opts, flag)
         if path is None:
             return None
-        ev = data.load(path, feature_set=opts.feature_set, seed=opts.seed + seed_offset)
+        ev = data.load(path, feature_set=opts.feature_set, seed=opts.seed + seed_offset, flag=f"--{flag}")
         return data.add_noise_features(ev, opts.noise_features, opts.seed + seed_offset)
 
     n_sig = opts.n_sig
@@ -179,19 +186,20 @@ def build_regions(opts: RunOptions, needs=frozenset()):
         natural = (not events.has_labels) or str(opts.data).endswith(".npy") or pathlib.Path(
             opts.data).is_dir()
         n_sig = -1 if natural else 1000
-    simulation = extra(opts.simulation, 1)
+    simulation = extra("simulation", 1)
     if simulation is None and "simulation" in needs:
         if opts.data != "toy":
             raise InputError("this method needs a simulated sample: pass --simulation=PATH")
         sim_spec = dataclasses.replace(toy, background="herwig", n_signal=0,
                                        n_background=opts.toy_n_background)
-        simulation = data.load("toy", feature_set=opts.feature_set, seed=opts.seed + 1, toy=sim_spec)
+        simulation = data.load("toy", feature_set=opts.feature_set, seed=opts.seed + 1, toy=sim_spec,
+                               quiet=opts.quiet)
         simulation = data.add_noise_features(simulation, opts.noise_features, opts.seed + 1)
     events = data.add_noise_features(events, opts.noise_features, opts.seed)
     regions = data.make_regions(
         events, window, n_sig=None if n_sig == -1 else n_sig, holdout=opts.holdout, seed=opts.seed,
-        test=extra(opts.test, 2), reference=extra(opts.background, 3), simulation=simulation,
-        signal=extra(opts.signal, 4),
+        test=extra("test", 2), reference=extra("background", 3), simulation=simulation,
+        signal=extra("signal", 4),
     )
     if "reference" in needs and regions.reference is None:
         raise InputError("this method needs a pure-background SR sample: pass --background=PATH "

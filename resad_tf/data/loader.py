@@ -25,7 +25,7 @@ class ToySpec:
     signal_masses: tuple[float, float, float] = (3.5, 0.5, 0.1)  # m_W', m_X, m_Y in TeV
     correlated: bool = False
 
-    def frame(self, seed: int):
+    def frame(self, seed: int, quiet: bool = False):
         from resad_tf.data import toy
 
         return toy.generate(
@@ -35,22 +35,27 @@ class ToySpec:
             background=self.background,
             signal=toy.SignalModel(*self.signal_masses),
             correlated=self.correlated,
+            quiet=quiet,
         )
 
 
-def load(spec, *, feature_set: str = "standard", seed: int = 0, toy: ToySpec | None = None) -> Events:
-    """Load events from ``"toy"``, a v2 features ``.h5``, a ``.npy`` or a directory of arrays."""
+def load(spec, *, feature_set: str = "standard", seed: int = 0, toy: ToySpec | None = None,
+         quiet: bool = False, flag: str = "--data") -> Events:
+    """Load events from ``"toy"``, a v2 features ``.h5``, a ``.npy`` or a directory of arrays.
+
+    ``flag`` names the option the path came from, for error messages.
+    """
     if str(spec) == "toy":
         toy = toy or ToySpec()
-        return features.from_v2(toy.frame(seed), feature_set, source=f"toy({toy.background}, seed={seed})")
+        return features.from_v2(toy.frame(seed, quiet), feature_set, source=f"toy({toy.background}, seed={seed})")
     path = pathlib.Path(spec)
     if not path.exists():
-        raise InputError(f"--data={spec}: file or directory not found (use --data=toy for the generator)")
+        raise InputError(f"{flag}={spec}: file or directory not found (use --data=toy for the generator)")
     if path.is_dir() or path.suffix == ".npy":
         return features.from_cathode(formats.read_cathode(path), feature_set, source=str(path))
     if path.suffix in (".h5", ".hdf5", ".hdf"):
         return features.from_v2(formats.read_v2(path), feature_set, source=str(path))
     raise InputError(
-        f"--data={spec}: unknown format '{path.suffix}'; expected an LHCO v2 features .h5, "
+        f"{flag}={spec}: unknown format '{path.suffix}'; expected an LHCO v2 features .h5, "
         "a CATHODE .npy (or a directory of them), or 'toy'"
     )

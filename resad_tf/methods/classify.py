@@ -18,7 +18,8 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from resad_tf.methods.base import option
-from resad_tf.models import load_classifier, make_classifier
+from resad_tf.errors import InputError
+from resad_tf.models import KINDS, load_classifier, make_classifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,12 @@ class ClassifierOptions:
     n_estimators: int = option(50, "tree ensembles: number of members")
     max_iter: int = option(200, "tree ensembles: boosting rounds per member")
     val_fraction: float = option(0.2, "fraction of the training sample used for validation")
+
+    def __post_init__(self):
+        if self.classifier not in KINDS:
+            raise InputError(f"unknown classifier kind '{self.classifier}'; choose one of {KINDS}")
+        if not 0 < self.val_fraction < 1:
+            raise InputError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
 
 
 def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict:
