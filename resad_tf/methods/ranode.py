@@ -1,0 +1,134 @@
+"""R-ANODE: Residual ANODE (arXiv:2312.11629).
+
+ANODE learns the whole SR data density and divides by the background; with
+little signal that ratio of two noisy densities is mostly noise.  R-ANODE
+keeps the interpolated background p_bg(x | m) fixed and fits only a (small)
+signal flow p_s(x | m) on the SR data by maximizing
+
+    log( w p_s(x | m) + (1 - w) p_bg(x | m) ),
+
+so the signal model only has to describe what the background does not.  The
+signal fraction w is fixed (a working point, e.g. from a scan) or learned.
+The score is log p_s - log p_bg; :meth:`RANODE.sample_signal` draws events
+from the learned signal model.
+
+The mixture is trained by the shared flow loop: it is a flow-like module
+whose context carries m_jj and the (fixed) background log-density of each
+event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from resad_tf.data import Events, Regions
+from resad_tf.errors import InputError
+from resad_tf.methods.base import Method, option
+from resad_tf.methods.density import ConditionalDensity, FlowOptions
+
+
+@dataclasses.dataclass(frozen=True)
+class RANODEConfig(FlowOptions):
+    signal_fraction: float = option(0.0, "fixed signal fraction w in the SR; 0 learns it from the data")
+    w_init: float = option(0.01, "starting value of a learned signal fraction")
+    signal_transform: str = option("rqs", "signal flow transform: rqs or affine")
+    signal_blocks: int = option(4, "MADE blocks of the signal flow")
+    signal_hidden: tuple[int, ...] = option((64,), "MADE hidden layers of the signal flow")
+    signal_learning_rate: float = option(1e-3, "learning rate of the signal flow")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.signal_fraction < 1:
+            raise InputError(f"--signal_fraction must be in [0, 1), got {self.signal_fraction}")
+        if not 0 < self.w_init < 1:
+            raise InputError(f"--w_init must be in (0, 1), got {self.w_init}")
+
+
+class SignalMixture(tf.Module):
+    """log(w p_s(y | m) + (1 - w) p_bg) with p_bg given per event as the last context column.
+
+    w = sigmoid(W_SPEED * v) for a trainable v: Adam moves every variable by
+    about one learning rate per step, which is right for network weights but
+    far too slow for the one number w; the factor gives w its own pace.
+    """
+
+    W_SPEED = 30.0
+
+    def __init__(self, signal_flow, w: float, learn_w: bool):
+        super().__init__(name="signal_mixture")
+        self.signal = signal_flow
+        self.dim, self.context_dim = signal_flow.dim, signal_flow.context_dim + 1
+        self.w_raw = tf.Variable(math.log(w / (1 - w)) / self.W_SPEED, dtype=tf.float32, trainable=learn_w)
+
+    @property
+    def w(self) -> float:
+        return float(tf.sigmoid(self.W_SPEED * self.w_raw))
+
+    def _log_prob(self, y, c, training=False):
+        log_ps = self.signal._log_prob(y, c[:, :-1], training)
+        log_w = tf.math.log_sigmoid(self.W_SPEED * self.w_raw)
+        log_1mw = tf.math.log_sigmoid(-self.W_SPEED * self.w_raw)
+        return tf.reduce_logsumexp(tf.stack([log_w + log_ps, log_1mw + c[:, -1]]), axis=0)
+
+    def log_prob(self, y, c):
+        return self._log_prob(tf.convert_to_tensor(y, tf.float32), tf.convert_to_tensor(c, tf.float32))
+
+    def get_weights(self):
+        return [v.numpy() for v in self.variables]
+
+    def set_weights(self, weights):
+        for v, w in zip(self.variables, weights):
+            v.assign(w)
+
+
+class RANODE(Method):
+    name = "ranode"
+    Config = RANODEConfig
+
+    def fit(self, regions: Regions) -> "RANODE":
+        cfg = self.config
+        sb = regions.require_sidebands("R-ANODE")
+        self.background_ = bg = ConditionalDensity(cfg, self.seed, self.verbose).fit(sb)
+        sr = regions.sr
+        y = bg.y(sr)
+        log_pbg = bg.log_prob_y(y, sr.mjj).astype(np.float32)
+        signal_opts = dataclasses.replace(cfg, flow_learning_rate=cfg.signal_learning_rate)
+        self.signal_ = ConditionalDensity(signal_opts, self.seed + 1, self.verbose, n_blocks=cfg.signal_blocks,
+                                          hidden_units=tuple(cfg.signal_hidden), transform=cfg.signal_transform)
+        flow = self.signal_.make_flow(y.shape[1])
+        learn = cfg.signal_fraction == 0
+        self.mixture_ = SignalMixture(flow, cfg.w_init if learn else cfg.signal_fraction, learn_w=learn)
+        context = np.column_stack([bg.context(sr.mjj), log_pbg]).astype(np.float32)
+        self.history_ = self.signal_.train_flow(self.mixture_, y, context, sr.weight)
+        self.w_ = self.mixture_.w
+        return self
+
+    def _log_ps_minus_log_pbg(self, events: Events) -> np.ndarray:
+        bg = self.background_
+        y, c = bg.y(events), bg.context(events.mjj)
+        log_ps = np.asarray(self.mixture_.signal.log_prob(y, c), np.float64)
+        return log_ps - bg.log_prob_y(y, events.mjj)
+
+    def score(self, events: Events) -> np.ndarray:
+        return self._log_ps_minus_log_pbg(events)
+
+    def sample_signal(self, mjj: np.ndarray, seed) -> np.ndarray:
+        """Events from the learned signal model p_s(x | m), in the original feature space."""
+        bg = self.background_
+        y = np.asarray(self.mixture_.signal.sample(len(mjj), bg.context(mjj), seed=seed), np.float64)
+        return bg.scaler_.inverse_transform(y)
+
+    def diagnostics(self, directory) -> dict:
+        return {"signal_fraction_fitted": self.w_, "signal_fraction_fixed": self.config.signal_fraction or None}
+
+    def export(self, directory):
+        from resad_tf import flows
+
+        directory = pathlib.Path(directory)
+        self.background_.export(directory / "background")
+        flows.export(self.mixture_.signal, directory / "signal_flow")
