@@ -76,7 +76,7 @@ def ratio_panels(
     _style()
     x_ref, w_ref = reference
     d = x_ref.shape[1]
-    fig, axes = plt.subplots(2, d, figsize=(4.5 * d, 6), gridspec_kw={"height_ratios": [3, 1]},
+    fig, axes = plt.subplots(2, d, figsize=(5 * d, 6.5), gridspec_kw={"height_ratios": [3, 1]},
                              sharex="col", squeeze=False)
     for j in range(d):
         lo, hi = np.percentile(x_ref[:, j], [0.5, 99.5])
@@ -92,7 +92,7 @@ def ratio_panels(
         axes[1, j].set(ylim=(0.5, 1.5), xlabel=feature_names[j])
         axes[0, j].set(ylabel="density" if j == 0 else None)
         axes[1, j].set(ylabel=f"/ {reference_label}" if j == 0 else None)
-    axes[0, 0].legend(fontsize="x-small")
+    axes[0, -1].legend(fontsize="x-small", loc="upper right")
     if title:
         fig.suptitle(title, fontsize="medium")
     return _save(fig, path)

@@ -30,6 +30,10 @@ from resad_tf.methods.dctr import DCTRReweighter
 
 @dataclasses.dataclass(frozen=True)
 class SaladConfig(ClassifierOptions):
+    # sized for a laptop CPU (1M events: ~5 min); configs/salad.flags has the literature's batch 128 x 100 epochs
+    batch_size: int = option(1024, "MLP batch size")
+    epochs: int = option(30, "MLP maximum epochs")
+    n_best_epochs: int = option(5, "MLP: average the models of this many lowest-val-loss epochs")
     reweight: bool = option(True, "reweight the simulation with DCTR (False: the un-reweighted ablation)")
     max_weight: float = option(20.0, "clip the DCTR weights at this value")
     closure_fraction: float = option(0.2, "fraction of the sideband events held out to check the weights' closure")
