@@ -210,14 +210,19 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     return regions
 
 
-def execute(method_cls, config=None, opts: RunOptions | None = None) -> dict:
-    """Run one method end to end and write its outputs; returns the metrics dict."""
+def execute(method_cls, config=None, opts: RunOptions | None = None, regions=None) -> dict:
+    """Run one method end to end and write its outputs; returns the metrics dict.
+
+    ``regions`` skips the loading (benchmarks reuse one data set for many methods);
+    otherwise they are built from ``opts``.
+    """
     from resad_tf import metrics, outputs, plots, runtime
 
     opts = opts or RunOptions()
     config = config if config is not None else method_cls.Config()
     t0 = time.time()
-    regions = build_regions(opts, getattr(method_cls, "needs", frozenset()))
+    if regions is None:
+        regions = build_regions(opts, getattr(method_cls, "needs", frozenset()))
     runtime.seed_everything(opts.seed)
     method = method_cls(config, seed=opts.seed, verbose=not opts.quiet)
     method.fit(regions)
@@ -253,26 +258,26 @@ def execute(method_cls, config=None, opts: RunOptions | None = None) -> dict:
 
 
 # ----------------------------------------------------------------------------- entry point
-def _fail(message: str) -> typing.NoReturn:
+def fail(message: str) -> typing.NoReturn:
     prog = pathlib.Path(sys.argv[0]).name
     print(f"{prog}: error: {message}", file=sys.stderr)
     sys.exit(2)
 
 
-def _parse(argv):
+def parse_flags(argv):
     try:
         return FLAGS(argv)
     except flags.Error as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _main(method_cls, argv):
     if len(argv) > 1:
-        _fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
+        fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
     try:
         result = execute(method_cls, config_from_flags(method_cls.Config), options_from_flags())
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out = FLAGS.output_dir or f"runs/{method_cls.name}"
     summary = ", ".join(f"{k}={result[k]:.3f}" for k in ("auc", "max_sic") if k in result)
     print(f"{method_cls.name}: {summary or 'no labelled test set'}; results in {out}/")
@@ -282,4 +287,23 @@ def main(method_cls) -> None:
     """Entry point of bin/<method>: shared flags + the method's config flags, exit 2 on bad input."""
     define_common_flags()
     define_config_flags(method_cls.Config)
-    app.run(functools.partial(_main, method_cls), flags_parser=_parse)
+    app.run(functools.partial(_main, method_cls), flags_parser=parse_flags)
+
+
+def run_script(main_fn) -> None:
+    """Entry point of a script that is not a method (make_dataset, download, ...).
+
+    ``main_fn()`` reads the absl FLAGS it defined; an InputError it raises, a
+    flag-parsing error or a stray positional argument become one line on
+    stderr and exit status 2.
+    """
+
+    def _run(argv):
+        if len(argv) > 1:
+            fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
+        try:
+            main_fn()
+        except InputError as exc:
+            fail(str(exc))
+
+    app.run(_run, flags_parser=parse_flags)
