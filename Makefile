@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test clean docker docker-cpu
+IMAGE ?= resad_tf
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +25,9 @@ test: install
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache
+
+docker:
+	docker build -f docker/Dockerfile -t $(IMAGE):gpu .
+
+docker-cpu:
+	docker build -f docker/Dockerfile --build-arg VARIANT=cpu -t $(IMAGE):cpu .

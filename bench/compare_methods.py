@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""The physics comparison table: every method on the same data, max SIC median and IQR over seeds.
+
+    python bench/compare_methods.py --data=toy --n_sigs=1000,500,300 --seeds=0,1,2 --profile=cpu
+    python bench/compare_methods.py --data=../shared/data/lhco/rd_first100k.features.h5 --n_sigs=300
+
+For each (N_sig, seed) the data set is built once and every method is trained
+on it and evaluated on the same held-out signal-region test set.  Profiles:
+``literature`` uses each method's configs/<method>.flags setup (hours on a
+laptop CPU); ``cpu`` shrinks the networks and epochs to fit a 2-core machine
+(the settings are written into the result).  Writes
+bench/results/compare_<tag>.md/.json and significance_improvement_<tag>.png
+(SIC vs the SR's S/sqrt(B)).  Runs land in runs/bench/<tag>/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from common import RESULTS, machine, markdown_table, write_results  # noqa: E402
+
+from resad_tf import cli, methods, metrics  # noqa: E402
+
+flags.DEFINE_string("data", "toy", "toy or a labelled v2 features .h5")
+flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "anode", "ranode", "cwola", "salad"],
+                  "methods to compare")
+flags.DEFINE_list("n_sigs", ["1000"], "injected signal counts")
+flags.DEFINE_list("seeds", ["0"], "seeds")
+flags.DEFINE_enum("profile", "cpu", ["cpu", "literature"], "network sizes and epochs")
+flags.DEFINE_string("tag", None, "name of the result files (default: <data>_<profile>)")
+flags.DEFINE_float("holdout", 0.5, "background fraction held out for test/reference")
+FLAGS = flags.FLAGS
+
+CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=8, n_best_epochs=5)
+CPU_FLOW = dict(n_blocks=6, flow_hidden=(64,), flow_epochs=20, flow_batch_size=1024, flow_learning_rate=1e-3,
+                n_checkpoints=5)
+CPU_PROFILE = {
+    "supervised": CPU_CLASSIFIER, "iad": CPU_CLASSIFIER, "salad": CPU_CLASSIFIER,
+    "cwola": dict(CPU_CLASSIFIER, k_folds=5),
+    "cathode": dict(CPU_CLASSIFIER, **CPU_FLOW), "lacathode": dict(CPU_CLASSIFIER, **CPU_FLOW),
+    "anode": CPU_FLOW, "ranode": dict(CPU_FLOW, signal_blocks=4, signal_hidden=(64,)),
+}
+
+
+def literature_config(cls):
+    """The Config of configs/<method>.flags (flags that are not Config fields are skipped)."""
+    fields = {f.name: f.type for f in dataclasses.fields(cls.Config)}
+    values = {}
+    path = RESULTS.parent.parent / "configs" / f"{cls.name}.flags"
+    for line in path.read_text().splitlines():
+        if line.startswith("--") and "=" in line:
+            k, v = line[2:].split("=", 1)
+            if k in fields:
+                default = getattr(cls.Config(), k)
+                values[k] = (tuple(type(default[0])(x) for x in v.split(",")) if isinstance(default, tuple)
+                             else type(default)(v))
+    return cls.Config(**values)
+
+
+def config_for(cls):
+    return literature_config(cls) if FLAGS.profile == "literature" else cls.Config(**CPU_PROFILE[cls.name])
+
+
+def main(argv):
+    tag = FLAGS.tag or f"{'toy' if FLAGS.data == 'toy' else 'real'}_{FLAGS.profile}"
+    classes = [methods.get(m) for m in FLAGS.methods]
+    needs = frozenset().union(*(c.needs for c in classes))
+    rows = []
+    for n_sig in (int(n) for n in FLAGS.n_sigs):
+        for seed in (int(s) for s in FLAGS.seeds):
+            opts = cli.RunOptions(data=FLAGS.data, n_sig=n_sig, seed=seed, holdout=FLAGS.holdout, quiet=True)
+            regions = cli.build_regions(opts, needs)
+            for cls in classes:
+                t0 = time.time()
+                out = f"runs/bench/{tag}/{cls.name}_nsig{n_sig}_seed{seed}"
+                r = cli.execute(cls, config_for(cls), dataclasses.replace(opts, output_dir=out), regions=regions)
+                rows.append(dict(method=cls.name, n_sig=n_sig, seed=seed, auc=r["auc"], max_sic=r["max_sic"],
+                                 s_over_sqrt_b=r["regions"]["s_over_sqrt_b_sr"], n_sig_sr=r["n_sig_sr"],
+                                 seconds=round(time.time() - t0)))
+                print(rows[-1], flush=True)
+    summary = []
+    for n_sig in sorted({r["n_sig"] for r in rows}, reverse=True):
+        for name in FLAGS.methods:
+            rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
+            ms, au = metrics.median_iqr([r["max_sic"] for r in rr]), metrics.median_iqr([r["auc"] for r in rr])
+            summary.append(dict(n_sig=n_sig, method=name, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
+                                auc=au["median"], seeds=len(rr), minutes=round(sum(r["seconds"] for r in rr) / 60, 1)))
+    plot = _plot(rows, tag)
+    settings = {c.name: dataclasses.asdict(config_for(c)) for c in classes}
+    text = (f"# Method comparison: {tag}\n\nData: {FLAGS.data}; profile: {FLAGS.profile}; machine: {machine()}.\n"
+            f"Max SIC ignores FPR resting on fewer than 50 test background events. Median and IQR over seeds.\n\n"
+            + markdown_table(summary, ["n_sig", "method", "max_sic", "q25", "q75", "auc", "seeds", "minutes"])
+            + f"\n\n![significance improvement]({plot.name})\n\nPer run:\n\n"
+            + markdown_table(rows, ["method", "n_sig", "seed", "auc", "max_sic", "n_sig_sr", "s_over_sqrt_b", "seconds"])
+            + "\n\nSettings per method:\n\n```\n" + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```\n")
+    print(write_results(f"compare_{tag}", text, {"summary": summary, "runs": rows, "settings": settings}))
+
+
+def _plot(rows, tag):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name in FLAGS.methods:
+        rr = sorted((r for r in rows if r["method"] == name), key=lambda r: r["s_over_sqrt_b"])
+        if rr:
+            x = np.array([r["s_over_sqrt_b"] for r in rr])
+            ax.plot(x, [r["max_sic"] * r["s_over_sqrt_b"] for r in rr], "o-", label=name)
+    ax.set(xlabel="S/√B in the SR before the cut", ylabel="S/√B after the best cut (max SIC × S/√B)")
+    ax.axline((0, 0), slope=1, color="k", ls=":", label="no cut")
+    ax.legend(fontsize="small")
+    path = RESULTS / f"significance_improvement_{tag}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":
+    app.run(main)
