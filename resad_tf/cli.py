@@ -283,10 +283,24 @@ def _main(method_cls, argv):
     print(f"{method_cls.name}: {summary or 'no labelled test set'}; results in {out}/")
 
 
+def _show_in_help(names) -> None:
+    """List these flags in the script's --help (absl shows the main module's key flags)."""
+    for name in names:
+        FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
+
+
 def main(method_cls) -> None:
     """Entry point of bin/<method>: shared flags + the method's config flags, exit 2 on bad input."""
+    import inspect
+
     define_common_flags()
     define_config_flags(method_cls.Config)
+    _show_in_help([name for name, _, _ in _COMMON] + [f.name for f in dataclasses.fields(method_cls.Config)])
+    main_module = sys.modules["__main__"]
+    main_module.__doc__ = (
+        f"{inspect.getmodule(method_cls).__doc__}\nUsage: {pathlib.Path(sys.argv[0]).name} --data=toy|PATH "
+        f"--sr=lo,hi --n_sig=N --seed=S --output_dir=DIR [--flagfile=configs/{method_cls.name}.flags]\n"
+    )
     app.run(functools.partial(_main, method_cls), flags_parser=parse_flags)
 
 

@@ -1,0 +1,33 @@
+"""Conditional normalizing flows p(x | context) on TensorFlow Probability.
+
+* :class:`ConditionalFlow` - MAF (affine) or rational-quadratic-spline flow, a ``tf.Module``
+* :func:`train` / :class:`FlowHistory` - the one training loop (AdamW-style, early
+  stopping, NaN recovery, per-epoch checkpoints)
+* :func:`ensemble_log_prob` - density averaged over checkpoints
+* :func:`export` / :func:`load` - SavedModel usable with plain ``tf.saved_model.load``
+* :class:`MjjDensity` - KDE of m_jj in the signal region (sampling SR masses)
+
+Submodules are imported on first use, so ``from resad_tf.flows import load``
+does not pull in TFP or Keras.
+"""
+
+import importlib
+
+_WHERE = {
+    "ConditionalFlow": "flow",
+    "train": "training",
+    "FlowHistory": "training",
+    "mean_nll": "training",
+    "ensemble_log_prob": "ensemble",
+    "export": "savedmodel",
+    "load": "savedmodel",
+    "LoadedFlow": "savedmodel",
+    "MjjDensity": "mjj",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

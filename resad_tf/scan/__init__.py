@@ -1,0 +1,30 @@
+"""Sliding-window scan of the bump hunt over m_jj, run on Dask.
+
+>>> from resad_tf.scan import HuntSettings, make_tasks, make_windows
+>>> tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 3.9)), seeds=[0, 1], n_sigs=[0], method="cwola-hgb")
+>>> len(tasks), tasks[0].id
+(6, 'cwola-hgb_nsig0_seed0_3.100-3.500')
+"""
+
+from resad_tf.scan.cluster import make_client, slurm_cluster
+from resad_tf.scan.scan import ScanSummary, run_scan
+from resad_tf.scan.scorers import WindowScorer, cwola_hgb, get_scorer
+from resad_tf.scan.store import TaskStore
+from resad_tf.scan.tasks import HuntSettings, Task, make_tasks, make_windows, run_task, window_name
+
+__all__ = [
+    "HuntSettings",
+    "ScanSummary",
+    "Task",
+    "TaskStore",
+    "WindowScorer",
+    "cwola_hgb",
+    "get_scorer",
+    "make_client",
+    "make_tasks",
+    "make_windows",
+    "run_scan",
+    "run_task",
+    "slurm_cluster",
+    "window_name",
+]
