@@ -216,7 +216,7 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
     ``regions`` skips the loading (benchmarks reuse one data set for many methods);
     otherwise they are built from ``opts``.
     """
-    from resad_tf import metrics, outputs, plots, runtime
+    from resad_tf import metrics, outputs, plots, runtime, saving
 
     opts = opts or RunOptions()
     config = config if config is not None else method_cls.Config()
@@ -251,7 +251,7 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
             score = method.score(regions.sr)
             out.write_scores(score=score, mjj=regions.sr.mjj)
         result.update(method.diagnostics(out.path) or {})
-        method.export(out / "model")
+        saving.save_model(method, out / "model", features=regions.features, window=regions.window, metrics=result)
         result["wall_seconds"] = round(time.time() - t0, 1)
         out.write_json("metrics.json", result)
     return result

@@ -133,3 +133,9 @@ class MassScaler:
 
     def get_params(self) -> dict:
         return {"mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_params(cls, params: dict) -> "MassScaler":
+        s = cls()
+        s.mean_, s.std_ = float(params["mean"]), float(params["std"])
+        return s

@@ -45,3 +45,7 @@ class ANODE(Method):
         directory = pathlib.Path(directory)
         self.background_.export(directory / "background")
         self.data_density_.export(directory / "data")
+
+    def _restore(self, directory):
+        self.background_ = ConditionalDensity.load(directory / "background")
+        self.data_density_ = ConditionalDensity.load(directory / "data")

@@ -52,6 +52,22 @@ class Method:
     def export(self, directory: pathlib.Path) -> None:
         """Write the trained model(s) so that collaborators can score new events."""
 
+    @classmethod
+    def load(cls, directory, config=None, seed: int = 0) -> "Method":
+        """A scoring-ready method from what :meth:`export` wrote."""
+        method = cls(config, seed=seed, verbose=False)
+        method._restore(pathlib.Path(directory))
+        return method
+
+    def _restore(self, directory: pathlib.Path) -> None:  # pragma: no cover - interface
+        raise NotImplementedError(f"{self.name} cannot be reloaded")
+
+    def score_arrays(self, x, mjj) -> np.ndarray:
+        """Score plain arrays (a method loaded with resad_tf.load_model knows its features)."""
+        from resad_tf.saving import score_arrays
+
+        return score_arrays(self, x, mjj)
+
     def diagnostics(self, directory: pathlib.Path) -> dict:
         """Extra plots/numbers next to metrics.json; returns numbers to merge into it."""
         return {}

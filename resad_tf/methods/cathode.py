@@ -64,6 +64,10 @@ class CATHODE(Method):
         self.background_.export(directory / "background")
         self.discriminator_.save(directory / "classifier")
 
+    def _restore(self, directory):
+        self.background_ = ConditionalDensity.load(directory / "background")
+        self.discriminator_ = Discriminator.load(directory / "classifier")
+
 
 class LaCATHODE(CATHODE):
     name = "lacathode"

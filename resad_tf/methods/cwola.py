@@ -86,6 +86,9 @@ class CWoLa(Method):
             {"mean": self.scaler_.mean_.tolist(), "scale": self.scaler_.scale_.tolist(),
              "sr": [self.window_.lo, self.window_.hi], "sb_width": self.window_.sb_width}))
 
-    @staticmethod
-    def load_models(directory) -> list:
-        return [load_classifier(p) for p in sorted(pathlib.Path(directory).glob("fold_*"))]
+    def _restore(self, directory):
+        self.models_ = [load_classifier(p) for p in sorted(directory.glob("fold_*"))]
+        params = json.loads((directory / "scaler.json").read_text())
+        self.scaler_ = StandardScaler()
+        self.scaler_.mean_, self.scaler_.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
+        self.scaler_.var_, self.scaler_.n_features_in_ = self.scaler_.scale_**2, len(self.scaler_.mean_)

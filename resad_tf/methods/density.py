@@ -125,15 +125,39 @@ class ConditionalDensity:
 
     # -------------------------------------------------------------- export
     def export(self, directory) -> pathlib.Path:
-        """SavedModel of the flow (best epoch) + the preprocessing needed to use it."""
+        """The flow as a SavedModel (best epoch; plain TensorFlow can use it), the checkpoint
+        weights of the ensemble (``checkpoints.npz``) and the preprocessing."""
         from resad_tf import flows
 
         directory = pathlib.Path(directory)
         flows.export(self.flow_, directory / "flow")
+        arrays = {f"best_{i}": w for i, w in enumerate(self.flow_.get_weights())}
+        for k, ckpt in enumerate(self.checkpoints_):
+            arrays.update({f"ckpt{k}_{i}": w for i, w in enumerate(ckpt)})
+        np.savez(directory / "checkpoints.npz", **arrays)
         (directory / "preprocessing.json").write_text(json.dumps({
             "features": list(self.features_), "feature_scaler": self.scaler_.get_params(),
-            "mass_scaler": self.mass_.get_params(),
+            "mass_scaler": self.mass_.get_params(), "n_checkpoints": len(self.checkpoints_),
             "usage": "y = feature_scaler(x); c = (mjj - mass_scaler.mean) / mass_scaler.std; "
                      "log p(x|m) = flow.log_prob(y, c) + log|dy/dx|",
         }, indent=2))
         return directory
+
+    @classmethod
+    def load(cls, directory) -> "ConditionalDensity":
+        """Rebuild an exported density, checkpoint ensemble included."""
+        from resad_tf.flows import ConditionalFlow
+        from resad_tf.flows.savedmodel import CONFIG_FILE
+
+        directory = pathlib.Path(directory)
+        pre = json.loads((directory / "preprocessing.json").read_text())
+        d = cls(FlowOptions())
+        d.features_ = tuple(pre["features"])
+        d.scaler_ = LogitScaler.from_params(pre["feature_scaler"])
+        d.mass_ = MassScaler.from_params(pre["mass_scaler"])
+        d.flow_ = ConditionalFlow.from_config(json.loads((directory / "flow" / CONFIG_FILE).read_text()))
+        with np.load(directory / "checkpoints.npz") as z:
+            n_vars = sum(1 for k in z.files if k.startswith("best_"))
+            d.flow_.set_weights([z[f"best_{i}"] for i in range(n_vars)])
+            d.checkpoints_ = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)] for k in range(pre["n_checkpoints"])]
+        return d

@@ -36,6 +36,9 @@ class _ClassifierMethod(Method):
     def export(self, directory):
         self.discriminator_.save(directory)
 
+    def _restore(self, directory):
+        self.discriminator_ = Discriminator.load(directory)
+
 
 @dataclasses.dataclass(frozen=True)
 class IADConfig(ClassifierOptions):

@@ -20,6 +20,7 @@ event.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import pathlib
 
@@ -106,12 +107,13 @@ class RANODE(Method):
         context = np.column_stack([bg.context(sr.mjj), log_pbg]).astype(np.float32)
         self.history_ = self.signal_.train_flow(self.mixture_, y, context, sr.weight)
         self.w_ = self.mixture_.w
+        self.signal_flow_ = flow
         return self
 
     def _log_ps_minus_log_pbg(self, events: Events) -> np.ndarray:
         bg = self.background_
         y, c = bg.y(events), bg.context(events.mjj)
-        log_ps = np.asarray(self.mixture_.signal.log_prob(y, c), np.float64)
+        log_ps = np.asarray(self.signal_flow_.log_prob(y, c), np.float64)
         return log_ps - bg.log_prob_y(y, events.mjj)
 
     def score(self, events: Events) -> np.ndarray:
@@ -120,7 +122,7 @@ class RANODE(Method):
     def sample_signal(self, mjj: np.ndarray, seed) -> np.ndarray:
         """Events from the learned signal model p_s(x | m), in the original feature space."""
         bg = self.background_
-        y = np.asarray(self.mixture_.signal.sample(len(mjj), bg.context(mjj), seed=seed), np.float64)
+        y = np.asarray(self.signal_flow_.sample(len(mjj), bg.context(mjj), seed=seed), np.float64)
         return bg.scaler_.inverse_transform(y)
 
     def diagnostics(self, directory) -> dict:
@@ -131,4 +133,12 @@ class RANODE(Method):
 
         directory = pathlib.Path(directory)
         self.background_.export(directory / "background")
-        flows.export(self.mixture_.signal, directory / "signal_flow")
+        flows.export(self.signal_flow_, directory / "signal_flow")
+        (directory / "signal_fraction.json").write_text(json.dumps({"w": self.w_}))
+
+    def _restore(self, directory):
+        from resad_tf import flows
+
+        self.background_ = ConditionalDensity.load(directory / "background")
+        self.signal_flow_ = flows.load(directory / "signal_flow")
+        self.w_ = json.loads((directory / "signal_fraction.json").read_text())["w"]

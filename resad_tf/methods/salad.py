@@ -90,6 +90,9 @@ class Salad(Method):
         if self.dctr_ is not None:
             self.dctr_.save(directory / "dctr")
 
+    def _restore(self, directory):
+        self.discriminator_ = Discriminator.load(directory / "sr_classifier")
+
     def diagnostics(self, directory) -> dict:
         directory = pathlib.Path(directory)
         feats = self.sr_data_.features

@@ -8,7 +8,29 @@ from resad_tf import data
 @pytest.fixture(scope="session")
 def toy_regions():
     """~40k background + 3000 injected signal; SR 3.3-3.7; herwig-like simulation attached."""
-    events = data.load("toy", seed=11, toy=data.ToySpec(n_background=60_000, n_signal=8_000))
-    sim = data.load("toy", seed=12, toy=data.ToySpec(n_background=40_000, n_signal=0, background="herwig"))
+    events = data.load("toy", seed=11, toy=data.ToySpec(n_background=60_000, n_signal=8_000), quiet=True)
+    sim = data.load("toy", seed=12, toy=data.ToySpec(n_background=40_000, n_signal=0, background="herwig"), quiet=True)
     return data.make_regions(events, data.Window(3.3, 3.7), n_sig=3000, holdout=1 / 3, seed=0,
                              simulation=sim)
+
+
+@pytest.fixture
+def assert_roundtrip():
+    return _assert_roundtrip
+
+
+def _assert_roundtrip(method, regions, directory):
+    """save_model -> resad_tf.load_model scores the test events exactly as the trained method."""
+    import numpy as np
+
+    import resad_tf
+    from resad_tf.saving import save_model
+
+    save_model(method, directory, features=regions.features, window=regions.window, metrics={"auc": 0.5})
+    loaded = resad_tf.load_model(directory)
+    test = regions.test
+    np.testing.assert_allclose(loaded.score(test), method.score(test), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded.score_arrays(test.x[:50], test.mjj[:50]), method.score(test.select(np.arange(50))),
+                               rtol=1e-5, atol=1e-6)
+    assert loaded.manifest["method"] == method.name and loaded.manifest["metrics"] == {"auc": 0.5}
+    return loaded

@@ -19,19 +19,26 @@ def _auc(method, regions):
     return metrics.auc(regions.test.label, method.score(regions.test))
 
 
-def test_supervised_and_iad(toy_regions):
+def test_supervised_and_iad(toy_regions, tmp_path, assert_roundtrip):
     sup = Supervised(SupervisedConfig(**FAST_TREES), seed=0, verbose=False).fit(toy_regions)
     iad = IdealizedAD(IADConfig(**FAST_TREES), seed=0, verbose=False).fit(toy_regions)
+    assert_roundtrip(iad, toy_regions, tmp_path / "iad")
     a_sup, a_iad = _auc(sup, toy_regions), _auc(iad, toy_regions)
-    assert a_sup > 0.95
+    assert a_sup > 0.9
     assert a_iad > 0.85
     assert a_sup >= a_iad - 0.01  # the supervised bound is the upper bound
 
 
-def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path):
+def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path, assert_roundtrip):
     cfg = SaladConfig(classifier="mlp", hidden=(32, 32), epochs=8, batch_size=512, patience=3)
     salad = Salad(cfg, seed=0, verbose=False).fit(toy_regions)
     assert _auc(salad, toy_regions) > 0.8
+    assert_roundtrip(salad, toy_regions, tmp_path / "model")
+    # collaborators without resad_tf: the exported .keras files load in plain Keras
+    import keras
+
+    member = sorted((tmp_path / "model" / "sr_classifier").rglob("*.keras"))[0]
+    assert keras.saving.load_model(member).predict(np.zeros((2, 4)), verbose=0).shape == (2, 1)
     diag = salad.diagnostics(tmp_path)
     before, after = diag["closure_chi2_ndf_sb_before"], diag["closure_chi2_ndf_sb_after"]
     # the herwig-like simulation is mis-modelled: DCTR weights must make it match the data in the SB
@@ -58,8 +65,9 @@ def test_dctr_recovers_known_density_ratio():
     assert mean == pytest.approx(0.5, abs=0.03) and std == pytest.approx(1.2, rel=0.03)
 
 
-def test_cwola_kfold_never_scores_with_a_model_that_saw_the_event(toy_regions):
+def test_cwola_kfold_never_scores_with_a_model_that_saw_the_event(toy_regions, tmp_path, assert_roundtrip):
     cw = CWoLa(CWoLaConfig(**FAST_TREES, k_folds=3), seed=0, verbose=False).fit(toy_regions)
+    assert_roundtrip(cw, toy_regions, tmp_path / "cwola")
     ev, fold = cw.data_events_, cw.data_fold_
     # every model i scored only fold i; rescoring fold i with the other models changes the answer
     xs = cw.scaler_.transform(ev.x)

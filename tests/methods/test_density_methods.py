@@ -17,31 +17,42 @@ def _auc(method, regions):
     return metrics.auc(regions.test.label, method.score(regions.test))
 
 
-def test_anode(toy_regions):
+def test_anode(toy_regions, tmp_path, assert_roundtrip):
     m = ANODE(ANODEConfig(**SMALL_FLOW), seed=0, verbose=False).fit(toy_regions)
     assert _auc(m, toy_regions) > 0.75
+    assert_roundtrip(m, toy_regions, tmp_path / "anode")  # the checkpoint ensemble survives the export
     # the background density, interpolated into the SR, describes SR background better than SR signal
     bkg, sig = toy_regions.test.background(), toy_regions.test.signal()
     assert m.background_.log_prob(bkg).mean() > m.background_.log_prob(sig).mean()
 
 
-def test_cathode_and_lacathode(toy_regions):
+def test_cathode_and_lacathode(toy_regions, tmp_path, assert_roundtrip):
     cfg = CATHODEConfig(**SMALL_FLOW, **FAST_TREES)
     cathode = CATHODE(cfg, seed=0, verbose=False).fit(toy_regions)
     assert len(cathode.samples_) == 4 * len(toy_regions.sr)
     assert _auc(cathode, toy_regions) > 0.8
     la = LaCATHODE(cfg, seed=0, verbose=False).fit(toy_regions)
     assert _auc(la, toy_regions) > 0.75
+    assert_roundtrip(la, toy_regions, tmp_path / "lacathode")
+    # the background flow loads with plain TensorFlow and gives the same latents
+    import tensorflow as tf
+
+    flow = tf.saved_model.load(str(tmp_path / "lacathode" / "background" / "flow"))
+    ev = toy_regions.test.select(np.arange(20))
+    bg = la.background_
+    z = flow.inverse(tf.constant(bg.y(ev)), tf.constant(bg.context(ev.mjj)))
+    np.testing.assert_allclose(z.numpy(), bg.latent(ev), rtol=1e-4, atol=1e-5)
     # background SR events map to (roughly) standard-normal latents
     z = la.background_.latent(toy_regions.test.background())
     assert np.all(np.abs(z.mean(0)) < 0.35) and np.all(np.abs(z.std(0) - 1) < 0.35)
 
 
-def test_ranode_learns_signal_fraction(toy_regions):
+def test_ranode_learns_signal_fraction(toy_regions, tmp_path, assert_roundtrip):
     cfg = RANODEConfig(**SMALL_FLOW, signal_blocks=2, signal_hidden=(32,))
     r = RANODE(cfg, seed=0, verbose=False).fit(toy_regions)
     true_w = toy_regions.sr.n_signal / len(toy_regions.sr)
     assert _auc(r, toy_regions) > 0.75
+    assert_roundtrip(r, toy_regions, tmp_path / "ranode")
     # a learned w climbs from its start (0.01) towards the true fraction within a few epochs
     assert 3 * cfg.w_init < r.w_ < 1.5 * true_w
     x = r.sample_signal(np.full(2000, 3.5), seed=1)

@@ -1,0 +1,185 @@
+"""Unsupervised anomaly detection with autoencoders on the high-level features.
+
+An autoencoder trained on background-dominated data reconstructs background
+well and unusual events (the signal) badly, so the reconstruction error is an
+anomaly score that needs no background model and no labels (Farina, Nakai,
+Shih, arXiv:1808.08992; Heimel et al., arXiv:1808.08979).  The VAE scores
+with the negative ELBO (or its reconstruction / KL term), an upper bound on
+-log p(x) under the learned model.
+
+Training sample (``train_on``): the sideband data by default (background
+dominated, and the signal region stays unseen), or the SR data itself (the
+signal is rare, so the AE still learns mostly background), or all data.
+Features are standardized by a StandardScaler fitted on the training sample.
+
+>>> from resad_tf import data
+>>> ev = data.load("toy", seed=1, toy=data.ToySpec(n_background=20_000, n_signal=2_000))
+>>> regions = data.make_regions(ev, data.Window(3.3, 3.7), n_sig=1500, seed=0)
+>>> ae = Autoencoder(AutoencoderConfig(epochs=3), seed=0, verbose=False).fit(regions)
+>>> ae.score(regions.test).shape == (len(regions.test),)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from resad_tf.data import Events, Regions
+from resad_tf.errors import InputError
+from resad_tf.methods.base import Method, option
+
+TRAIN_ON = ("sb", "sr", "data")
+
+
+def training_sample(regions: Regions, train_on: str, method: str) -> Events:
+    """The data an unsupervised method learns from: sidebands, signal region or all data."""
+    if train_on == "sb":
+        return regions.require_sidebands(method)
+    if train_on == "sr":
+        return regions.sr
+    if train_on == "data":
+        return regions.data
+    raise InputError(f"--train_on={train_on!r}: choose one of {TRAIN_ON}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderConfig:
+    train_on: str = option("sb", "training sample: sb (sideband data), sr (signal-region data), data (all)")
+    latent_dim: int = option(1, "latent dimension (small: the AE must not learn the identity)")
+    hidden: tuple[int, ...] = option((32, 32), "encoder hidden layer sizes (the decoder mirrors them)")
+    epochs: int = option(100, "maximum epochs")
+    batch_size: int = option(256, "batch size")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    patience: int = option(10, "early-stopping patience in epochs")
+    val_fraction: float = option(0.2, "fraction of the training sample used for validation")
+
+    def __post_init__(self):
+        if self.train_on not in TRAIN_ON:
+            raise InputError(f"--train_on={self.train_on!r}: choose one of {TRAIN_ON}")
+        if not 0 < self.val_fraction < 1:
+            raise InputError(f"--val_fraction must be in (0, 1), got {self.val_fraction}")
+
+
+class _ReconstructionMethod(Method):
+    """Shared plumbing: pick the training sample, standardize, train, score standardized x."""
+
+    Config = AutoencoderConfig
+
+    def _build(self, n_features: int):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _score_standardized(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def fit(self, regions: Regions):
+        import keras
+
+        from resad_tf.models.autoencoder import fit_autoencoder
+
+        cfg = self.config
+        train = training_sample(regions, cfg.train_on, self.name)
+        self.scaler_ = StandardScaler().fit(train.x)
+        keras.utils.set_random_seed(int(self.seed))
+        self.model_ = self._build(train.x.shape[1])
+        self.history_ = fit_autoencoder(
+            self.model_, self.scaler_.transform(train.x), epochs=cfg.epochs, batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate, patience=cfg.patience, val_fraction=cfg.val_fraction,
+            seed=self.seed, verbose=self.verbose)
+        return self
+
+    def score(self, events: Events) -> np.ndarray:
+        return self._score_standardized(self.scaler_.transform(events.x))
+
+    def _save_scaler(self, directory: pathlib.Path) -> None:
+        from resad_tf.models.base import atomic_path
+
+        with atomic_path(directory / "scaler.json") as tmp:
+            tmp.write_text(json.dumps({"mean": self.scaler_.mean_.tolist(),
+                                       "scale": self.scaler_.scale_.tolist()}))
+
+    def diagnostics(self, directory) -> dict:
+        val = self.history_["val_loss"]
+        return {"epochs_trained": len(val), "best_val_loss": float(np.min(val))}
+
+
+class Autoencoder(_ReconstructionMethod):
+    """Score = mean squared reconstruction error of the standardized features."""
+
+    name = "autoencoder"
+
+    def _build(self, n_features):
+        from resad_tf.models.autoencoder import build_autoencoder
+
+        return build_autoencoder(n_features, self.config.latent_dim, self.config.hidden)
+
+    def _score_standardized(self, x):
+        from resad_tf.models.autoencoder import reconstruction_error
+
+        return reconstruction_error(self.model_, x)
+
+    def export(self, directory):
+        """``autoencoder.keras`` (standardized x -> x_hat; plain Keras) and ``scaler.json``."""
+        from resad_tf.models.base import atomic_path
+
+        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / "autoencoder.keras") as tmp:
+            self.model_.save(tmp)
+        self._save_scaler(directory)
+
+
+VAE_SCORES = ("elbo", "reconstruction", "kl")
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig(AutoencoderConfig):
+    latent_dim: int = option(2, "latent dimension")
+    beta: float = option(1.0, "weight of the KL term in the training loss (beta-VAE)")
+    vae_score: str = option("elbo", "score: elbo (negative ELBO), reconstruction (its reconstruction "
+                            "term) or kl (its KL term)")
+    n_samples: int = option(8, "latent samples per event for the ELBO estimate")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.vae_score not in VAE_SCORES:
+            raise InputError(f"--vae_score={self.vae_score!r}: choose one of {VAE_SCORES}")
+        if self.n_samples < 1 or self.beta < 0:
+            raise InputError(f"need --n_samples >= 1 and --beta >= 0, got {self.n_samples}, {self.beta}")
+
+
+class VAE(_ReconstructionMethod):
+    """Score = negative ELBO (default), its reconstruction term or its KL term."""
+
+    name = "vae"
+    Config = VAEConfig
+
+    def _build(self, n_features):
+        from resad_tf.models.autoencoder import VAE as VAEModel
+
+        cfg = self.config
+        return VAEModel(n_features, cfg.latent_dim, cfg.hidden, beta=cfg.beta, seed=self.seed)
+
+    def elbo_terms(self, events: Events) -> tuple[np.ndarray, np.ndarray]:
+        """Per event (reconstruction term, KL term) of the negative ELBO."""
+        return self.model_.elbo_terms(self.scaler_.transform(events.x), self.config.n_samples,
+                                      seed=self.seed)
+
+    def _score_standardized(self, x):
+        rec, kl = self.model_.elbo_terms(x, self.config.n_samples, seed=self.seed)
+        return {"elbo": rec + kl, "reconstruction": rec, "kl": kl}[self.config.vae_score]
+
+    def export(self, directory):
+        """``encoder.keras`` (x -> [mean, log_var]), ``decoder.keras`` (z -> x_hat), ``scaler.json``."""
+        from resad_tf.models.base import atomic_path
+
+        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for part in ("encoder", "decoder"):
+            with atomic_path(directory / f"{part}.keras") as tmp:
+                getattr(self.model_, part).save(tmp)
+        self._save_scaler(directory)
