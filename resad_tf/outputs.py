@@ -15,6 +15,7 @@ way leaves the previous results (or nothing) behind, never a half-written run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -45,18 +46,29 @@ def to_json(obj) -> str:
     return json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
 
 
-def write_json_atomic(path, obj) -> pathlib.Path:
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a hidden temporary path next to ``path`` (same suffix); move it into place on success.
+
+    The one way resad_tf writes a file: readers never see a half-written one.
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = pathlib.Path(tmp)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(to_json(obj) + "\n")
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path, obj) -> pathlib.Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(to_json(obj) + "\n")
+    return pathlib.Path(path)
 
 
 class RunDirectory:

@@ -17,9 +17,7 @@ the file and the problem; nothing deep inside pandas leaks to the user.
 
 from __future__ import annotations
 
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -103,27 +101,14 @@ def validate_v2(df: pd.DataFrame, *, source: str, require_label: bool = False) -
     return out.reset_index(drop=True)
 
 
-def atomic_path(path):
-    """A temporary sibling of ``path`` to write to before ``os.replace``-ing it in place."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return pathlib.Path(tmp)
-
-
 def write_v2(df: pd.DataFrame, path) -> pathlib.Path:
     """Write a v2 features frame atomically (pandas HDF5, key ``df``, fixed format)."""
+    from resad_tf.outputs import atomic_path
+
     df = validate_v2(df, source="frame to write")
-    path = pathlib.Path(path)
-    tmp = atomic_path(path)
-    try:
+    with atomic_path(path) as tmp:
         df.to_hdf(tmp, key="df", mode="w", format="fixed")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return pathlib.Path(path)
 
 
 def read_cathode(path) -> np.ndarray:

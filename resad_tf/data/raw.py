@@ -26,7 +26,6 @@ padding rows are all zero.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -130,13 +129,7 @@ def write_raw(path, particles: np.ndarray, labels: np.ndarray | None = None) -> 
 
 def atomic_to_hdf(frame: pd.DataFrame, path, **to_hdf_kwargs) -> None:
     """``frame.to_hdf(path, key="df")`` via a temporary file in the same folder and os.replace."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
+    from resad_tf.outputs import atomic_path
+
+    with atomic_path(path) as tmp:
         frame.to_hdf(tmp, key=KEY, mode="w", **to_hdf_kwargs)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

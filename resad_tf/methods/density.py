@@ -19,7 +19,7 @@ import pathlib
 
 import numpy as np
 
-from resad_tf.data import Events, LogitScaler, MassScaler, train_val_split
+from resad_tf.data import Events, LogitScaler, MassScaler
 from resad_tf.errors import InputError
 from resad_tf.methods.base import option
 

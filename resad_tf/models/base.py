@@ -21,11 +21,8 @@ file writes).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import pathlib
-import tempfile
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -33,6 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from resad_tf.errors import InputError
+from resad_tf.outputs import atomic_path  # noqa: F401  (re-exported: the kinds write through it)
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -227,18 +225,6 @@ def _int_seed(seed) -> int:
 
 
 # --------------------------------------------------------------------- file helpers
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path`` (same suffix); move it into place on success."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = pathlib.Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _jsonable(params: dict) -> dict:
