@@ -1,0 +1,187 @@
+"""The bump hunt: cut on an anomaly score, fit the sidebands, count the signal region.
+
+For each target efficiency the score threshold is a quantile of the reference
+scores (the signal-region events by default), the m_jj histogram of the events
+passing the cut is fitted with the dijet function with the signal-region bins
+masked, and the observed signal-region count is compared with the fit's
+interpolation.  A poor sideband fit (p-value below ``min_fit_pvalue``) or a fitted
+shape that is not falling (the flexible dijet function can fit a peak carved by a
+mass-correlated cut) flags the cut as having *sculpted* the background: its
+significance is not to be trusted.
+
+>>> import numpy as np
+>>> from resad_tf.bumphunt.dijet import sample_dijet
+>>> rng = np.random.default_rng(0)
+>>> mjj = sample_dijet(20000, seed=rng)
+>>> res = bump_hunt(mjj, rng.normal(size=mjj.size), efficiencies=(1.0, 0.2))
+>>> [c.efficiency for c in res.cuts], bool(res.cuts[0].z < 3)
+([1.0, 0.2], True)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from resad_tf.bumphunt.fit import DijetFit, bin_edges, fit_dijet, sr_bin_mask
+from resad_tf.bumphunt.significance import local_significance, poisson_pvalue
+from resad_tf.errors import InputError
+from resad_tf.outputs import to_json
+
+REFERENCES = ("sr", "all", "background")
+
+
+@dataclass(frozen=True, eq=False)
+class CutResult:
+    """One score cut.  ``fit`` is None (and b, z NaN) when too few events survive to fit."""
+
+    efficiency: float
+    threshold: float
+    n_selected: int
+    n_obs: int
+    b: float
+    sigma_b: float
+    z: float
+    p_poisson: float
+    sculpted: bool
+    fit: DijetFit | None
+    n_signal_sr: int | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        out = {
+            "efficiency": self.efficiency,
+            "threshold": self.threshold,
+            "n_selected": self.n_selected,
+            "n_obs": self.n_obs,
+            "b": self.b,
+            "sigma_b": self.sigma_b,
+            "z": self.z,
+            "p_poisson": self.p_poisson,
+            "sculpted": self.sculpted,
+            "n_signal_sr": self.n_signal_sr,
+            "error": self.error,
+            "fit": None if self.fit is None else self.fit.to_dict(),
+        }
+        if self.fit is not None:
+            out["counts"] = self.fit.counts.astype(int).tolist()
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class BumpHuntResult:
+    sr: tuple[float, float]
+    fit_range: tuple[float, float]
+    reference: str
+    edges: np.ndarray
+    cuts: tuple[CutResult, ...]
+
+    @property
+    def efficiencies(self) -> np.ndarray:
+        return np.array([c.efficiency for c in self.cuts])
+
+    @property
+    def z(self) -> np.ndarray:
+        return np.array([c.z for c in self.cuts])
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable summary (NaN becomes null)."""
+        out = {
+            "sr": list(self.sr),
+            "fit_range": list(self.fit_range),
+            "reference": self.reference,
+            "edges": self.edges.tolist(),
+            "cuts": [c.to_dict() for c in self.cuts],
+        }
+        return json.loads(to_json(out))  # NaN -> null, numpy -> Python, as in every metrics.json
+
+
+def bump_hunt(
+    mjj,
+    score,
+    sr=(3.3, 3.7),
+    efficiencies=(1.0, 0.1, 0.01, 0.002),
+    fit_range=(2.6, 6.0),
+    bins=0.1,
+    n_params: int = 4,
+    reference: str = "sr",
+    label=None,
+    min_fit_pvalue: float = 0.01,
+) -> BumpHuntResult:
+    """Bump hunt in m_jj (TeV) after cuts on ``score`` (higher = more signal-like).
+
+    ``bins`` is a bin width in TeV (edges then include the SR edges) or an array of
+    edges.  ``reference`` picks whose scores define the thresholds: ``"sr"`` the
+    signal-region events, ``"all"`` every event in the fit range, ``"background"``
+    the truth-background signal-region events (needs ``label``).  With ``label``
+    the surviving truth-signal count in the SR is recorded too.
+    """
+    mjj = np.asarray(mjj, dtype=np.float64).reshape(-1)
+    score = np.asarray(score, dtype=np.float64).reshape(-1)
+    if mjj.shape != score.shape:
+        raise InputError(f"mjj has {mjj.size} entries but score has {score.size}; pass one score per event")
+    if not (np.all(np.isfinite(mjj)) and np.all(np.isfinite(score))):
+        raise InputError("mjj and score must be finite; drop events with NaN/inf scores first")
+    if reference not in REFERENCES:
+        raise InputError(f"reference must be one of {REFERENCES}, got {reference!r}")
+    effs = [float(e) for e in efficiencies]
+    if not effs or not all(0 < e <= 1 for e in effs):
+        raise InputError(f"efficiencies must lie in (0, 1], got {list(efficiencies)}")
+    if label is not None:
+        label = np.asarray(label).reshape(-1)
+        if label.shape != mjj.shape:
+            raise InputError(f"label has {label.size} entries for {mjj.size} events")
+    elif reference == "background":
+        raise InputError('reference="background" needs truth labels; pass label= or use reference="sr"')
+
+    edges = bin_edges(fit_range, sr, bins) if np.isscalar(bins) else np.asarray(bins, np.float64)
+    sr_bin_mask(edges, sr)  # validates that the SR edges are bin edges
+    keep = (mjj >= edges[0]) & (mjj < edges[-1])
+    mjj, score = mjj[keep], score[keep]
+    label = None if label is None else label[keep]
+    in_sr = (mjj >= sr[0]) & (mjj < sr[1])
+    ref = {"sr": in_sr, "all": np.ones_like(in_sr), "background": None}[reference]
+    if ref is None:
+        ref = in_sr & (label == 0)
+    if not ref.any():
+        raise InputError(f"no reference events ({reference!r}) in the signal region {sr}; check sr and the data")
+
+    cuts = []
+    for eff in effs:
+        thr = -np.inf if eff >= 1 else float(np.quantile(score[ref], 1 - eff))
+        sel = score >= thr
+        cuts.append(_cut(mjj[sel], in_sr[sel], None if label is None else label[sel], edges, sr,
+                         eff, thr, n_params, min_fit_pvalue))
+    return BumpHuntResult(tuple(map(float, sr)), (float(edges[0]), float(edges[-1])), reference, edges, tuple(cuts))
+
+
+def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue) -> CutResult:
+    n_obs = int(in_sr.sum())
+    common = dict(
+        efficiency=eff,
+        threshold=float(thr),
+        n_selected=len(mjj),
+        n_obs=n_obs,
+        n_signal_sr=None if label is None else int(np.sum(label[in_sr] == 1)),
+    )
+    counts = np.histogram(mjj, edges)[0]
+    try:
+        fit = fit_dijet(counts, edges, sr=sr, n_params=n_params)
+    except InputError as err:  # too few events after a tight cut: record, do not abort the hunt
+        nan = float("nan")
+        return CutResult(**common, b=nan, sigma_b=nan, z=nan, p_poisson=nan, sculpted=False,
+                         fit=None, error=str(err))
+    b, sigma_b = fit.predict(*sr)
+    ok = fit.valid and np.isfinite(sigma_b)
+    return CutResult(
+        **common,
+        b=b,
+        sigma_b=sigma_b,
+        z=local_significance(n_obs, b, sigma_b) if ok else float("nan"),
+        p_poisson=poisson_pvalue(n_obs, b),
+        sculpted=bool(not ok or fit.pvalue < min_fit_pvalue or not fit.falling),
+        fit=fit,
+        error=None if ok else "the background fit did not converge",
+    )

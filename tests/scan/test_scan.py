@@ -1,0 +1,151 @@
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from resad_tf.errors import InputError
+from resad_tf.scan import HuntSettings, cwola_hgb, make_tasks, make_windows, run_scan, slurm_cluster
+
+EFFS = (1.0, 0.1, 0.02)
+FAST = functools.partial(cwola_hgb, k=3, max_iter=30)
+
+
+@pytest.fixture
+def load(toy):
+    return lambda n_sig, seed: toy(20_000, n_sig, seed, shift=2.5)
+
+
+def _feature_scorer(events, window, seed):
+    """Deterministic and instant: the sum of the two signal-like features."""
+    return events.x[:, 0] + events.x[:, 1]
+
+
+def _settings(method):
+    return HuntSettings(method, efficiencies=EFFS)
+
+
+def _z(records):
+    return {r["id"]: r["z"] for r in records}
+
+
+def test_make_windows():
+    ws = make_windows(0.4, 0.1, (2.7, 5.5))
+    assert len(ws) == 25 and (ws[0].lo, ws[-1].hi) == (2.7, 5.5)
+    assert np.allclose(np.diff([w.lo for w in ws]), 0.1)
+    with pytest.raises(InputError, match="narrower than one window"):
+        make_windows(0.4, 0.1, (3.0, 3.2))
+    with pytest.raises(InputError, match="must be positive"):
+        make_windows(0.4, 0.0, (3.0, 4.0))
+
+
+def test_scan_peaks_at_the_injected_resonance(tmp_path, load):
+    windows = make_windows(0.4, 0.2, (2.9, 4.3))
+    summary = run_scan(make_tasks(windows, [0], [400], "cwola-hgb"), load, FAST, _settings("cwola-hgb"),
+                       tmp_path, quiet=True)
+    assert summary.n_failed == 0 and summary.n_run == len(windows)
+    best = max(summary.records, key=lambda r: max(z for z in r["z"] if z is not None))
+    assert best["window"]["lo"] == pytest.approx(3.3) and best["window"]["hi"] == pytest.approx(3.7)
+    assert max(z for z in best["z"] if z is not None) > 3
+    assert best["n_signal_sr"] > 300  # the truth is recorded
+    saved = json.loads((tmp_path / "scan.json").read_text())
+    assert len(saved["records"]) == len(windows) and saved["n_failed"] == 0
+    assert (tmp_path / "scan_significance.png").stat().st_size > 0
+
+
+class _Flaky:
+    """Scorer that logs every call and fails on one window (a crash mid-scan)."""
+
+    def __init__(self, log, fail_lo=None):
+        self.log, self.fail_lo = log, fail_lo
+
+    def __call__(self, events, window, seed):
+        with open(self.log, "a") as f:
+            f.write(f"{window.lo}\n")
+        if self.fail_lo is not None and abs(window.lo - self.fail_lo) < 1e-9:
+            raise RuntimeError("boom in this window")
+        return _feature_scorer(events, window, seed)
+
+
+def test_failed_tasks_are_reported_and_resume_skips_finished_ones(tmp_path, load):
+    tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 4.1)), [0], [300], "feat")
+    first = run_scan(tasks, load, _Flaky(tmp_path / "log1", fail_lo=3.3), _settings("feat"), tmp_path / "a", quiet=True)
+    assert first.failed == ["feat_nsig300_seed0_3.300-3.700"] and first.n_failed == 1
+    failed = json.loads((tmp_path / "a/tasks/feat_nsig300_seed0_3.300-3.700.failed.json").read_text())
+    assert "boom in this window" in failed["traceback"]
+    done = {p: p.stat().st_mtime_ns for p in (tmp_path / "a/tasks").glob("*[0-9].json")}
+    assert len(done) == len(tasks) - 1
+
+    second = run_scan(tasks, load, _Flaky(tmp_path / "log2"), _settings("feat"), tmp_path / "a", quiet=True)
+    assert second.n_failed == 0 and second.n_skipped == len(tasks) - 1 and second.n_run == 1
+    assert (tmp_path / "log2").read_text().split() == ["3.3"]  # only the failed window ran again
+    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # finished tasks untouched
+    assert not list((tmp_path / "a/tasks").glob("*.failed.json"))
+    assert not [p for p in (tmp_path / "a").rglob(".*")]  # no temp files left behind
+
+    clean = run_scan(tasks, load, _Flaky(tmp_path / "log3"), _settings("feat"), tmp_path / "b", quiet=True)
+    assert _z(second.records) == _z(clean.records)
+
+
+def test_resume_refuses_different_settings(tmp_path, load):
+    tasks = make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [0], "feat")
+    run_scan(tasks, load, _feature_scorer, _settings("feat"), tmp_path, quiet=True)
+    with pytest.raises(InputError, match="different settings.*efficiencies"):
+        run_scan(tasks, load, _feature_scorer, HuntSettings("feat", efficiencies=(1.0,)), tmp_path, quiet=True)
+
+
+def test_dask_local_cluster_matches_synchronous_run(tmp_path, load):
+    tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 3.9)), [0, 1], [300], "feat")
+    sync = run_scan(tasks, load, _feature_scorer, _settings("feat"), tmp_path / "sync", quiet=True)
+    dask = run_scan(tasks, load, _Flaky(tmp_path / "log", fail_lo=3.5), _settings("feat"), tmp_path / "dask",
+                    cluster="local", n_workers=2, processes=False, quiet=True)
+    assert dask.n_tasks == 6 and dask.failed == ["feat_nsig300_seed0_3.500-3.900", "feat_nsig300_seed1_3.500-3.900"]
+    expected = {k: v for k, v in _z(sync.records).items() if "3.500-3.900" not in k}
+    assert _z(dask.records) == expected
+
+
+def test_slurm_job_script():
+    cluster = slurm_cluster(queue="short", account="hep", walltime="01:30:00", cores=4, memory="8GB")
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p short", "#SBATCH -A hep", "#SBATCH -t 01:30:00", "#SBATCH --cpus-per-task=4"):
+        assert line in script, script
+    assert "--nworkers 4" in script and "--nthreads 1" in script
+
+
+def _run_cli(repo_root, *args):
+    env = dict(os.environ, PYTHONPATH=str(repo_root), PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, str(repo_root / "bin" / "scan"), *args], capture_output=True, text=True,
+                          timeout=300, cwd=repo_root, env=env)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--window_width=-1"], "--window_width=-1 must be positive"),
+    (["--efficiencies=1,abc"], "--efficiencies='abc' is not a float"),
+    (["--scan_range=2.7,7"], "must lie strictly inside --fit_range"),
+    (["--method=nope"], "unknown scan method 'nope'"),
+    (["--cluster=moon"], "--cluster"),
+])
+def test_cli_bad_flags_exit_2_with_one_line(repo_root, tmp_path, args, message):
+    r = _run_cli(repo_root, f"--output_dir={tmp_path / 'out'}", *args)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scan:")]
+    assert r.returncode == 2 and len(lines) == 1 and message in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_end_to_end_and_resume(repo_root, tmp_path):
+    args = [f"--output_dir={tmp_path}", "--data=toy", "--toy_n_background=20000", "--toy_n_signal=500",
+            "--n_sig=100", "--seeds=3",
+            "--scan_range=3.1,3.9", "--window_width=0.4", "--step=0.4", "--efficiencies=1,0.1",
+            "--cluster=none", "--quiet"]
+    r = _run_cli(repo_root, *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    records = json.loads((tmp_path / "scan.json").read_text())["records"]
+    assert [r_["window"]["lo"] for r_ in records] == [3.1, 3.5] and all(len(r_["z"]) == 2 for r_ in records)
+    again = _run_cli(repo_root, *args)
+    assert again.returncode == 0 and "2 already done, 0 run" in again.stdout
