@@ -38,6 +38,8 @@ class FlowOptions:
     flow_patience: int = option(0, "early stopping after this many epochs without improvement (0: off)")
     n_checkpoints: int = option(10, "average the densities of this many best epochs (log-sum-exp)")
     flow_val_fraction: float = option(0.2, "fraction of the flow's training sample used for validation")
+    flow_jit: bool = option(False, "XLA-compile the flow training step (1.5-2x faster for 15x128 flows at "
+                            "batch >= 1024, seconds of compilation)")
 
     def __post_init__(self):
         if self.transform not in ("affine", "rqs"):
@@ -75,7 +77,7 @@ class ConditionalDensity:
                            weight_val=w[val], epochs=o.flow_epochs, batch_size=o.flow_batch_size,
                            learning_rate=o.flow_learning_rate, weight_decay=o.weight_decay,
                            patience=o.flow_patience or None, keep_epochs=o.n_checkpoints, seed=self.seed,
-                           verbose=self.verbose)
+                           jit_compile=o.flow_jit, verbose=self.verbose)
 
     # ------------------------------------------------------------------ fit
     def fit(self, events: Events) -> "ConditionalDensity":

@@ -58,12 +58,48 @@ def cwola_hgb(events: Events, window: Window, seed: int, k: int = 5, max_iter: i
     return scores
 
 
+@dataclasses.dataclass(frozen=True)
+class MethodScorer:
+    """Any registered method (``resad_tf.methods.get(method)``) as a window scorer.
+
+    The events are split into ``k`` folds; the method is fitted on the other
+    folds (its Regions hold them as the data, with this window) and scores the
+    held-out fold, so every event is scored by a model that never saw it.
+    ``config`` overrides fields of the method's Config.  Methods that need
+    samples besides the data (a background reference, a simulation) cannot
+    run in a scan.
+    """
+
+    method: str
+    config: tuple[tuple[str, object], ...] = ()
+    k: int = 5
+
+    def __call__(self, events: Events, window: Window, seed: int) -> np.ndarray:
+        from resad_tf import methods
+        from resad_tf.data.regions import Regions
+
+        cls = methods.get(self.method)
+        if cls.needs:
+            raise InputError(f"{self.method} needs {sorted(cls.needs)} besides the data and cannot run in a scan")
+        cfg = cls.Config(**dict(self.config))
+        fold = np.random.default_rng(seed).permutation(len(events)) % self.k
+        scores = np.empty(len(events))
+        for i in range(self.k):
+            regions = Regions(window=window, data=events.select(fold != i), seed=seed)
+            model = cls(cfg, seed=seed + i, verbose=False).fit(regions)
+            scores[fold == i] = model.score(events.select(fold == i))
+        return scores
+
+
 BUILTIN = {"cwola-hgb": cwola_hgb}
 
 
 def get_scorer(name: str) -> WindowScorer:
-    """The built-in window scorer called ``name``."""
-    try:
+    """The built-in window scorer called ``name``, or any registered method with k-fold scoring."""
+    from resad_tf import methods
+
+    if name in BUILTIN:
         return BUILTIN[name]
-    except KeyError:
-        raise InputError(f"unknown scan method {name!r}; built-in choices: {sorted(BUILTIN)}") from None
+    if name in methods.names():
+        return MethodScorer(name)
+    raise InputError(f"unknown scan method {name!r}; choices: {sorted(BUILTIN) + methods.names()}")

@@ -149,3 +149,18 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
     assert [r_["window"]["lo"] for r_ in records] == [3.1, 3.5] and all(len(r_["z"]) == 2 for r_ in records)
     again = _run_cli(repo_root, *args)
     assert again.returncode == 0 and "2 already done, 0 run" in again.stdout
+
+
+def test_method_scorer_scores_every_event_out_of_fold():
+    """A registered method as window scorer: each fold is scored by a model fitted without it."""
+    from resad_tf.data import Window, load, ToySpec
+    from resad_tf.scan.scorers import MethodScorer, get_scorer
+    from resad_tf.errors import InputError
+
+    events = load("toy", seed=5, toy=ToySpec(n_background=6000, n_signal=0), quiet=True)
+    scorer = MethodScorer("cwola", (("classifier", "hgb"), ("n_estimators", 1), ("max_iter", 20), ("k_folds", 3)), k=3)
+    s = scorer(events, Window(3.3, 3.7, 0.2), seed=0)
+    assert s.shape == (len(events),) and np.all((s >= 0) & (s <= 1))
+    assert isinstance(get_scorer("cathode"), MethodScorer)
+    with pytest.raises(InputError, match="cannot run in a scan"):
+        MethodScorer("iad")(events, Window(3.3, 3.7), seed=0)

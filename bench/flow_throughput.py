@@ -1,0 +1,134 @@
+"""Training and sampling throughput of the literature-default background flow.
+
+Model: 15 MADE blocks x 128 hidden units, affine (MAF), 4 features, 1-d context
+(the ANODE/CATHODE background model).  Measures, on this machine:
+
+* training samples/s of one optimiser step (the step ``flows.train`` runs) at
+  batch 256, 1024, 4096, with and without XLA (``jit_compile``), after warm-up;
+* end-to-end ``flows.train`` samples/s for one epoch of 65536 events at batch 256
+  (includes tracing, shuffling, validation);
+* sampling rate of ``flow.sample``.
+
+Writes bench/results/flow_throughput.md.  Run: ``python bench/flow_throughput.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from resad_tf.flows import ConditionalFlow, train  # noqa: E402
+from resad_tf.flows.training import _make_optimizer, _make_step  # noqa: E402
+from resad_tf.outputs import atomic_path  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "flow_throughput.md"
+
+
+def default_flow(transform="affine"):
+    return ConditionalFlow(dim=4, context_dim=1, n_blocks=15, hidden_units=(128,),
+                           transform=transform, seed=0)
+
+
+def step_rate(batch: int, jit: bool, seconds: float, transform="affine"):
+    """Steady-state training samples/s and the first-call (trace/compile) time."""
+    flow = default_flow(transform)
+    step = _make_step(flow, _make_optimizer(flow.trainable_variables, 1e-4), 0.0, jit)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(batch, 4)), tf.float32)
+    c = tf.constant(rng.uniform(-1, 1, (batch, 1)), tf.float32)
+    w = tf.ones([batch])
+    t0 = time.perf_counter()
+    float(step(x, c, w))
+    first = time.perf_counter() - t0
+    for _ in range(3):
+        float(step(x, c, w))
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        float(step(x, c, w))
+        n += 1
+    return batch * n / (time.perf_counter() - t0), first
+
+
+def end_to_end_rate(n_events: int, batch: int):
+    rng = np.random.default_rng(1)
+    x, m = rng.normal(size=(n_events, 4)), rng.uniform(3.3, 3.7, n_events)
+    flow = default_flow()
+    t0 = time.perf_counter()
+    train(flow, x, m, x_val=x[:4096], context_val=m[:4096], epochs=2, batch_size=batch,
+          verbose=False)
+    return 2 * n_events / (time.perf_counter() - t0)
+
+
+def sample_rate(n: int):
+    flow = default_flow()
+    m = np.random.default_rng(2).uniform(3.3, 3.7, n)
+    flow.sample(n, m, seed=0)  # trace
+    t0 = time.perf_counter()
+    flow.sample(n, m, seed=1).numpy()
+    return n / (time.perf_counter() - t0)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; "
+            f"TensorFlow {tf.__version__}, Python {platform.python_version()}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short timing windows")
+    ap.add_argument("--output", type=pathlib.Path, default=RESULTS)
+    args = ap.parse_args()
+    seconds = 3.0 if args.quick else 10.0
+    desc = machine()
+    rows = []
+    for batch in (256, 1024, 4096):
+        for jit in (False, True):
+            rate, first = step_rate(batch, jit, seconds)
+            rows.append(f"| train step, affine | {batch} | {'XLA' if jit else 'graph'} | "
+                        f"{rate:,.0f} | {first:.1f} |")
+            print(rows[-1], flush=True)
+    rate, first = step_rate(256, False, seconds, transform="rqs")
+    rows.append(f"| train step, rqs (8 bins) | 256 | graph | {rate:,.0f} | {first:.1f} |")
+    print(rows[-1], flush=True)
+    e2e = end_to_end_rate(65536, 256)
+    rows.append(f"| flows.train, 2 epochs x 65536, affine | 256 | graph | {e2e:,.0f} | incl. |")
+    print(rows[-1], flush=True)
+    rows.append(f"| flow.sample, affine | 100000 | graph | {sample_rate(100_000):,.0f} | |")
+    print(rows[-1], flush=True)
+    text = "\n".join([
+        "# Flow throughput: 15 MADE blocks x 128 hidden, 4 features, 1-d context",
+        "",
+        f"Date: {datetime.datetime.now().isoformat(timespec='minutes')}  ",
+        f"Machine: {desc}  ",
+        "Produced by `python bench/flow_throughput.py`"
+        + (" --quick" if args.quick else "") + "; samples/s are events per second.",
+        "Target: >= 50,000 training samples/s at batch 256 on 2 cores.",
+        "",
+        "| what | batch / n | mode | samples/s | first call (s) |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ])
+    with atomic_path(args.output) as tmp:
+        tmp.write_text(text)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""train(): learns a known conditional density, is reproducible, survives NaNs."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from resad_tf.errors import InputError
+from resad_tf.flows import ConditionalFlow, ensemble_log_prob, mean_nll, train
+
+
+def toy(n, seed):
+    """x1 | m ~ N(2(m - 3.5), 0.3 + 0.7(m - 3)), x2 | x1 ~ N(x1 / 2, 0.4); m ~ U(3, 4) TeV.
+
+    Returns x, the standardised context and the true log p(x | m).
+    """
+    rng = np.random.default_rng(seed)
+    m = rng.uniform(3, 4, n)
+    mu, sigma = 2 * (m - 3.5), 0.3 + 0.7 * (m - 3)
+    x1 = rng.normal(mu, sigma)
+    x2 = rng.normal(x1 / 2, 0.4)
+    logp = stats.norm.logpdf(x1, mu, sigma) + stats.norm.logpdf(x2, x1 / 2, 0.4)
+    return np.column_stack([x1, x2]), (m - 3.5) / 0.3, logp
+
+
+def small_data(n=512, seed=0):
+    x, c, _ = toy(n, seed)
+    return dict(x=x, context=c, x_val=x[: n // 4], context_val=c[: n // 4])
+
+
+@pytest.mark.parametrize(
+    "transform, n_blocks, learning_rate",
+    # one spline block can already represent the toy; TFP's spline is slow to trace and run
+    [("affine", 3, 5e-3), ("rqs", 1, 1e-2)],
+)
+def test_learns_a_known_conditional_gaussian(transform, n_blocks, learning_rate):
+    x, c, _ = toy(4000, seed=0)
+    x_val, c_val, _ = toy(1500, seed=1)
+    x_test, c_test, logp_test = toy(3000, seed=2)
+    flow = ConditionalFlow(dim=2, n_blocks=n_blocks, hidden_units=(32,), transform=transform)
+    history = train(flow, x, c, x_val=x_val, context_val=c_val, epochs=15,
+                    learning_rate=learning_rate, verbose=False)
+    assert history.val_loss[history.best_epoch] == min(history.val_loss)
+    # mean log-likelihood close to the truth (the model can only be worse on average)
+    assert np.mean(flow.log_prob(x_test, c_test)) == pytest.approx(np.mean(logp_test), abs=0.05)
+    # conditional mean and width of x1 at two masses
+    for m in (3.2, 3.8):
+        s = flow.sample(6000, np.full(6000, (m - 3.5) / 0.3), seed=3).numpy()
+        var1 = (0.3 + 0.7 * (m - 3)) ** 2
+        assert np.mean(s[:, 0]) == pytest.approx(2 * (m - 3.5), abs=0.06)
+        assert np.var(s[:, 0]) == pytest.approx(var1, rel=0.15)
+        # x2 follows x1: corr = (var1 / 2) / sqrt(var1 * (var1 / 4 + 0.16))
+        true_corr = (var1 / 2) / np.sqrt(var1 * (var1 / 4 + 0.16))
+        assert np.corrcoef(s.T)[0, 1] == pytest.approx(true_corr, abs=0.05)
+    # the MADE masks survived training: forward still inverts inverse
+    z = flow.inverse(x_test[:200], c_test[:200])
+    np.testing.assert_allclose(flow.forward(z, c_test[:200]), x_test[:200], atol=1e-3)
+
+
+def test_weights_select_what_is_learned():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 0.5, 1500), rng.normal(2, 0.5, 1500)])[:, None]
+    w = np.r_[np.ones(1500), np.zeros(1500)]
+    c = np.zeros(3000)
+    flow = ConditionalFlow(dim=1, n_blocks=2, hidden_units=(8,))
+    train(flow, x, c, weight=w, x_val=x, context_val=c, weight_val=w, epochs=8,
+          learning_rate=1e-2, verbose=False)
+    lp = flow.log_prob([[-2.0], [2.0]], [0.0, 0.0]).numpy()
+    assert lp[0] > lp[1] + 2
+    expected = -np.sum(w * flow.log_prob(x, c).numpy()) / np.sum(w)
+    assert mean_nll(flow, x, c, w) == pytest.approx(expected, rel=1e-5)
+
+
+def test_same_seed_same_history_and_best_weights_kept():
+    histories = []
+    for seed in (5, 5, 6):
+        flow = ConditionalFlow(dim=2, n_blocks=2, hidden_units=(8,), seed=1)
+        h = train(flow, **small_data(), epochs=4, batch_size=64, learning_rate=1e-2,
+                  keep_epochs=2, seed=seed, verbose=False)
+        histories.append(h)
+    a, b, other = histories
+    assert a.train_loss == b.train_loss and a.val_loss == b.val_loss
+    assert a.train_loss != other.train_loss
+    assert a.best_epoch == int(np.argmin(a.val_loss))
+    kept = sorted(np.argsort(a.val_loss)[:2].tolist() + [3])
+    assert sorted(set(kept)) == sorted(a.checkpoints)
+    # the flow ends on the best epoch's weights: its val loss is reproduced
+    data = small_data()
+    flow.set_weights(other.checkpoints[other.best_epoch])
+    assert mean_nll(flow, data["x_val"], data["context_val"]) == pytest.approx(
+        other.val_loss[other.best_epoch], rel=1e-5)
+
+
+def test_patience_stops_when_nothing_improves():
+    flow = ConditionalFlow(dim=2, n_blocks=2, hidden_units=(8,))
+    h = train(flow, **small_data(), epochs=20, learning_rate=1e-30, patience=2, verbose=False)
+    assert h.stopped_early and len(h.val_loss) == 3 and h.best_epoch == 0
+
+
+def poisoned_flow(bad_steps, **kwargs):
+    """A flow whose training loss (and gradients) turn NaN on the given optimiser steps."""
+    counter = tf.Variable(0, trainable=False)  # closure, not an attribute: never restored
+
+    class Poisoned(ConditionalFlow):
+        def _log_prob(self, x, c, training=False):
+            lp = super()._log_prob(x, c, training)
+            if not training:
+                return lp
+            step = counter.assign_add(1)
+            bad = (step >= bad_steps[0]) & (step < bad_steps[1])
+            return lp * tf.where(bad, np.float32(np.nan), np.float32(1.0))
+
+    return Poisoned(**kwargs)
+
+
+def test_recovers_from_a_nan_step(caplog):
+    flow = poisoned_flow((6, 7), dim=2, n_blocks=2, hidden_units=(8,))
+    with caplog.at_level(logging.WARNING, logger="resad_tf.flows.training"):
+        h = train(flow, **small_data(), epochs=3, batch_size=128, learning_rate=1e-3,
+                  verbose=False)
+    assert len(h.train_loss) == 3 and np.all(np.isfinite(h.train_loss + h.val_loss))
+    assert h.learning_rate == pytest.approx(5e-4)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "halved the learning rate" in warnings[0]
+    assert all(np.all(np.isfinite(w)) for w in flow.get_weights())
+
+
+def test_gives_up_when_the_loss_stays_nan():
+    flow = poisoned_flow((3, 10**9), dim=2, n_blocks=2, hidden_units=(8,))
+    with pytest.raises(InputError, match="diverged.*lower learning_rate"):
+        train(flow, **small_data(), epochs=3, batch_size=128, max_retries=2, verbose=False)
+
+
+def test_ensemble_log_prob():
+    flow = ConditionalFlow(dim=2, n_blocks=2, hidden_units=(8,))
+    h = train(flow, **small_data(), epochs=3, learning_rate=1e-2, verbose=False)
+    x, c, _ = toy(50, seed=9)
+    best = flow.get_weights()
+    lp = flow.log_prob(x, c).numpy()
+    np.testing.assert_allclose(ensemble_log_prob(flow, [best] * 3, x, c), lp, atol=1e-5)
+    per_epoch = []
+    for weights in h.best_checkpoints(2):
+        flow.set_weights(weights)
+        per_epoch.append(flow.log_prob(x, c).numpy())
+    flow.set_weights(best)
+    expected = np.log(np.mean(np.exp(per_epoch), axis=0))
+    np.testing.assert_allclose(ensemble_log_prob(flow, h.best_checkpoints(2), x, c), expected,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(flow.log_prob(x, c), lp)  # weights restored
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(x=np.full((512, 2), np.nan)), "NaN"),
+        (dict(weight=np.zeros(512)), "sum to"),
+        (dict(context=np.zeros(100)), "100 rows"),
+        (dict(epochs=0), "epochs"),
+    ],
+)
+def test_bad_training_input(change, match):
+    flow = ConditionalFlow(dim=2, n_blocks=1, hidden_units=(4,))
+    with pytest.raises(InputError, match=match):
+        train(flow, **(small_data() | change), verbose=False)
+
+
+def test_weight_decay_shrinks_the_weights():
+    norms = []
+    for decay in (0.0, 5.0):
+        flow = ConditionalFlow(dim=2, n_blocks=1, hidden_units=(8,))
+        train(flow, **small_data(), epochs=2, learning_rate=1e-2, weight_decay=decay,
+              verbose=False)
+        norms.append(sum(np.sum(w**2) for w in flow.get_weights()))
+    assert norms[1] < 0.8 * norms[0]
