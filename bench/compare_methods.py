@@ -75,17 +75,21 @@ def main(argv):
         for seed in (int(s) for s in FLAGS.seeds):
             opts = cli.RunOptions(data=FLAGS.data, n_sig=n_sig, seed=seed, holdout=FLAGS.holdout, quiet=True)
             regions = cli.build_regions(opts, needs)
-            for cls in classes:
+            runs = [(c.name, c, config_for(c)) for c in classes]
+            if "salad" in FLAGS.methods:  # the ablation: the same simulation without DCTR weights
+                salad = methods.get("salad")
+                runs.append(("salad_noreweight", salad, dataclasses.replace(config_for(salad), reweight=False)))
+            for label, cls, cfg in runs:
                 t0 = time.time()
-                out = f"runs/bench/{tag}/{cls.name}_nsig{n_sig}_seed{seed}"
-                r = cli.execute(cls, config_for(cls), dataclasses.replace(opts, output_dir=out), regions=regions)
-                rows.append(dict(method=cls.name, n_sig=n_sig, seed=seed, auc=r["auc"], max_sic=r["max_sic"],
+                out = f"runs/bench/{tag}/{label}_nsig{n_sig}_seed{seed}"
+                r = cli.execute(cls, cfg, dataclasses.replace(opts, output_dir=out), regions=regions)
+                rows.append(dict(method=label, n_sig=n_sig, seed=seed, auc=r["auc"], max_sic=r["max_sic"],
                                  s_over_sqrt_b=r["regions"]["s_over_sqrt_b_sr"], n_sig_sr=r["n_sig_sr"],
                                  seconds=round(time.time() - t0)))
                 print(rows[-1], flush=True)
     summary = []
     for n_sig in sorted({r["n_sig"] for r in rows}, reverse=True):
-        for name in FLAGS.methods:
+        for name in dict.fromkeys(r["method"] for r in rows):
             rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
             ms, au = metrics.median_iqr([r["max_sic"] for r in rr]), metrics.median_iqr([r["auc"] for r in rr])
             summary.append(dict(n_sig=n_sig, method=name, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
@@ -109,7 +113,7 @@ def _plot(rows, tag):
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    for name in FLAGS.methods:
+    for name in dict.fromkeys(r["method"] for r in rows):
         rr = sorted((r for r in rows if r["method"] == name), key=lambda r: r["s_over_sqrt_b"])
         if rr:
             x = np.array([r["s_over_sqrt_b"] for r in rr])
