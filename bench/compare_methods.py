@@ -34,9 +34,11 @@ flags.DEFINE_list("seeds", ["0"], "seeds")
 flags.DEFINE_enum("profile", "cpu", ["cpu", "literature"], "network sizes and epochs")
 flags.DEFINE_string("tag", None, "name of the result files (default: <data>_<profile>)")
 flags.DEFINE_float("holdout", 0.5, "background fraction held out for test/reference")
+flags.DEFINE_integer("flow_epochs", 20, "cpu profile: flow epochs (small data sets need more)")
+flags.DEFINE_integer("flow_batch_size", 1024, "cpu profile: flow batch size")
 FLAGS = flags.FLAGS
 
-CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=8, n_best_epochs=5)
+CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=0, n_best_epochs=5)
 CPU_FLOW = dict(n_blocks=6, flow_hidden=(64,), flow_epochs=20, flow_batch_size=1024, flow_learning_rate=1e-3,
                 n_checkpoints=5)
 CPU_PROFILE = {
@@ -63,7 +65,12 @@ def literature_config(cls):
 
 
 def config_for(cls):
-    return literature_config(cls) if FLAGS.profile == "literature" else cls.Config(**CPU_PROFILE[cls.name])
+    if FLAGS.profile == "literature":
+        return literature_config(cls)
+    cfg = cls.Config(**CPU_PROFILE[cls.name])
+    if "flow_epochs" in CPU_PROFILE[cls.name]:
+        cfg = dataclasses.replace(cfg, flow_epochs=FLAGS.flow_epochs, flow_batch_size=FLAGS.flow_batch_size)
+    return cfg
 
 
 def main(argv):

@@ -29,7 +29,8 @@ class ClassifierOptions:
     epochs: int = option(100, "MLP maximum epochs")
     batch_size: int = option(128, "MLP batch size")
     learning_rate: float = option(1e-3, "MLP Adam learning rate")
-    patience: int = option(10, "MLP early-stopping patience in epochs")
+    patience: int = option(0, "MLP early-stopping patience in epochs (0: off; with a weak signal the "
+                           "validation loss is noise-dominated, and the epoch ensemble selects instead)")
     n_best_epochs: int = option(1, "MLP: average the models of this many lowest-val-loss epochs")
     n_runs: int = option(1, "average this many independently trained classifiers")
     n_estimators: int = option(50, "tree ensembles: number of members")
@@ -47,7 +48,7 @@ def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict
     """The make_classifier arguments these options mean for the chosen kind."""
     if opts.classifier == "mlp":
         return dict(hidden=tuple(opts.hidden), epochs=opts.epochs, batch_size=opts.batch_size,
-                    learning_rate=opts.learning_rate, patience=opts.patience,
+                    learning_rate=opts.learning_rate, patience=opts.patience or None,
                     n_best_epochs=opts.n_best_epochs, n_runs=opts.n_runs,
                     validation_fraction=opts.val_fraction, seed=int(seed), verbose=verbose)
     return dict(n_estimators=opts.n_estimators * opts.n_runs, max_iter=opts.max_iter, seed=int(seed),
