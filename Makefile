@@ -12,7 +12,7 @@ IMAGE ?= resad_tf
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,hpc]"
+	$(BIN)/python -m pip install --quiet -e ".[test,hpc,hpsearch]"
 	touch $@
 
 install: $(VENV)/.installed

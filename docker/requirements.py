@@ -3,7 +3,7 @@
 The image installs these before it copies the package, so that the slow
 dependency layer is rebuilt only when setup.cfg changes::
 
-    python docker/requirements.py setup.cfg test hpc > /tmp/requirements.txt
+    python docker/requirements.py setup.cfg test hpc hpsearch > /tmp/requirements.txt
 """
 
 import configparser

@@ -210,11 +210,12 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     return regions
 
 
-def execute(method_cls, config=None, opts: RunOptions | None = None, regions=None) -> dict:
+def execute(method_cls, config=None, opts: RunOptions | None = None, regions=None, build=None) -> dict:
     """Run one method end to end and write its outputs; returns the metrics dict.
 
     ``regions`` skips the loading (benchmarks reuse one data set for many methods);
-    otherwise they are built from ``opts``.
+    otherwise ``build(opts, needs)`` makes them (default :func:`build_regions`;
+    methods on constituents bring their own).
     """
     from resad_tf import metrics, outputs, plots, runtime, saving
 
@@ -222,7 +223,7 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
     config = config if config is not None else method_cls.Config()
     t0 = time.time()
     if regions is None:
-        regions = build_regions(opts, getattr(method_cls, "needs", frozenset()))
+        regions = (build or build_regions)(opts, getattr(method_cls, "needs", frozenset()))
     runtime.seed_everything(opts.seed)
     method = method_cls(config, seed=opts.seed, verbose=not opts.quiet)
     method.fit(regions)
@@ -271,11 +272,11 @@ def parse_flags(argv):
         fail(str(exc))
 
 
-def _main(method_cls, argv):
+def _main(method_cls, build, argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
     try:
-        result = execute(method_cls, config_from_flags(method_cls.Config), options_from_flags())
+        result = execute(method_cls, config_from_flags(method_cls.Config), options_from_flags(), build=build)
     except InputError as exc:
         fail(str(exc))
     out = FLAGS.output_dir or f"runs/{method_cls.name}"
@@ -289,8 +290,11 @@ def _show_in_help(names) -> None:
         FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
 
-def main(method_cls) -> None:
-    """Entry point of bin/<method>: shared flags + the method's config flags, exit 2 on bad input."""
+def main(method_cls, build_regions=None) -> None:
+    """Entry point of bin/<method>: shared flags + the method's config flags, exit 2 on bad input.
+
+    ``build_regions(opts, needs)`` replaces the default data loading (e.g. constituents).
+    """
     import inspect
 
     define_common_flags()
@@ -301,7 +305,7 @@ def main(method_cls) -> None:
         f"{inspect.getmodule(method_cls).__doc__}\nUsage: {pathlib.Path(sys.argv[0]).name} --data=toy|PATH "
         f"--sr=lo,hi --n_sig=N --seed=S --output_dir=DIR [--flagfile=configs/{method_cls.name}.flags]\n"
     )
-    app.run(functools.partial(_main, method_cls), flags_parser=parse_flags)
+    app.run(functools.partial(_main, method_cls, build_regions), flags_parser=parse_flags)
 
 
 def run_script(main_fn) -> None:

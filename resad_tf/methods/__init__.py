@@ -20,6 +20,9 @@ _REGISTRY = {
     "cathode": "resad_tf.methods.cathode:CATHODE",
     "lacathode": "resad_tf.methods.cathode:LaCATHODE",
     "ranode": "resad_tf.methods.ranode:RANODE",
+    "autoencoder": "resad_tf.methods.autoencoder:Autoencoder",
+    "vae": "resad_tf.methods.autoencoder:VAE",
+    "sparse_ae": "resad_tf.methods.sparse_ae:SparseAE",
 }
 
 

@@ -102,6 +102,12 @@ class _ReconstructionMethod(Method):
             tmp.write_text(json.dumps({"mean": self.scaler_.mean_.tolist(),
                                        "scale": self.scaler_.scale_.tolist()}))
 
+    def _restore_scaler(self, directory: pathlib.Path) -> None:
+        params = json.loads((directory / "scaler.json").read_text())
+        self.scaler_ = StandardScaler()
+        self.scaler_.mean_, self.scaler_.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
+        self.scaler_.var_, self.scaler_.n_features_in_ = self.scaler_.scale_**2, len(self.scaler_.mean_)
+
     def diagnostics(self, directory) -> dict:
         val = self.history_["val_loss"]
         return {"epochs_trained": len(val), "best_val_loss": float(np.min(val))}
@@ -131,6 +137,12 @@ class Autoencoder(_ReconstructionMethod):
         with atomic_path(directory / "autoencoder.keras") as tmp:
             self.model_.save(tmp)
         self._save_scaler(directory)
+
+    def _restore(self, directory):
+        import keras
+
+        self._restore_scaler(directory)
+        self.model_ = keras.saving.load_model(directory / "autoencoder.keras")
 
 
 VAE_SCORES = ("elbo", "reconstruction", "kl")
@@ -183,3 +195,12 @@ class VAE(_ReconstructionMethod):
             with atomic_path(directory / f"{part}.keras") as tmp:
                 getattr(self.model_, part).save(tmp)
         self._save_scaler(directory)
+
+    def _restore(self, directory):
+        import keras
+
+        self._restore_scaler(directory)
+        self.model_ = self._build(len(self.scaler_.mean_))
+        for part in ("encoder", "decoder"):
+            saved = keras.saving.load_model(directory / f"{part}.keras")
+            getattr(self.model_, part).set_weights(saved.get_weights())

@@ -29,8 +29,6 @@ constituent toy or a raw LHCO file.  The events carry an ``event_id`` column
 binds a store to the method, and the method reads the images of the events
 it is given by that id.
 
->>> import numpy as np
->>> from resad_tf import data
 >>> src = load_constituents("toy_constituents", n_background=1500, n_signal=300, seed=0, quiet=True)
 >>> src.events.features[-1], src.images.n_images == 2 * len(src.events)
 ('event_id', True)
@@ -166,8 +164,8 @@ class SparseAEConfig:
                              "per class (toy) or read (raw file)")
 
     def __post_init__(self):
-        for name, value, allowed in (("score", self.score, SCORES), ("xgb_background", self.xgb_background, BACKGROUNDS),
-                                     ("train_on", self.train_on, TRAIN_ON)):
+        for name, value, allowed in (("score", self.score, SCORES), ("train_on", self.train_on, TRAIN_ON),
+                                     ("xgb_background", self.xgb_background, BACKGROUNDS)):
             if value not in allowed:
                 raise InputError(f"--{name}={value!r}: choose one of {allowed}")
         if not 0 < self.val_fraction < 1 or self.max_events < 1:
@@ -282,6 +280,19 @@ class SparseAE(Method):
                                        "normalization": "pT and E as fractions of the jet total"}))
         if self.discriminator_ is not None:
             self.discriminator_.save(directory / "discriminator")
+
+    def _restore(self, directory):
+        """Model, pixel standardization and classifier; bind images with ``SparseAE.on(images).load(...)``."""
+        import keras
+
+        from resad_tf.methods.classify import Discriminator
+        from resad_tf.models.autoencoder import SparseAutoencoder  # noqa: F401  (registers it for loading)
+
+        self.model_ = keras.saving.load_model(directory / "sparse_ae.keras")
+        pixels = json.loads((directory / "pixels.json").read_text())
+        self.pixel_mean_, self.pixel_scale_ = np.asarray(pixels["mean"]), np.asarray(pixels["scale"])
+        has_classifier = (directory / "discriminator").is_dir()
+        self.discriminator_ = Discriminator.load(directory / "discriminator") if has_classifier else None
 
     def diagnostics(self, directory) -> dict:
         val = self.history_["val_loss"]
