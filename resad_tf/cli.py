@@ -54,6 +54,8 @@ _COMMON = [
      "and the background reference"),
     ("toy_n_background", 1_000_000, "background events of the generated data (--data=toy)"),
     ("toy_n_signal", 50_000, "signal pool of the generator that --n_sig draws from"),
+    ("toy_reference_factor", 4, "with --data=toy, the idealized detector's pure-background reference is "
+     "generated: this many times the data's background (0: a held-out half as for files)"),
     ("min_bkg", 50, "max SIC ignores background efficiencies resting on fewer background events"),
     ("quiet", False, "no progress bars"),
 ]
@@ -78,12 +80,14 @@ class RunOptions:
     holdout: float = 0.5
     toy_n_background: int = 1_000_000
     toy_n_signal: int = 50_000
+    toy_reference_factor: int = 4
     min_bkg: int = 50
     quiet: bool = False
 
 
 _FLAG_TYPES = {"sb_width": float, "n_sig": int, "seed": int, "noise_features": int,
                "holdout": float, "toy_n_background": int, "toy_n_signal": int, "min_bkg": int,
+               "toy_reference_factor": int,
                "quiet": bool}
 
 
@@ -196,9 +200,15 @@ def build_regions(opts: RunOptions, needs=frozenset()):
                                quiet=opts.quiet)
         simulation = data.add_noise_features(simulation, opts.noise_features, opts.seed + 1)
     events = data.add_noise_features(events, opts.noise_features, opts.seed)
+    reference = extra("background", 3)
+    if reference is None and opts.data == "toy" and "reference" in needs and opts.toy_reference_factor > 0:
+        # the generator's truth: a large pure-background sample, as the literature's IAD uses
+        ref_spec = dataclasses.replace(toy, n_signal=0, n_background=opts.toy_reference_factor * opts.toy_n_background)
+        reference = data.load("toy", feature_set=opts.feature_set, seed=opts.seed + 3, toy=ref_spec, quiet=opts.quiet)
+        reference = data.add_noise_features(reference, opts.noise_features, opts.seed + 3)
     regions = data.make_regions(
         events, window, n_sig=None if n_sig == -1 else n_sig, holdout=opts.holdout, seed=opts.seed,
-        test=extra("test", 2), reference=extra("background", 3), simulation=simulation,
+        test=extra("test", 2), reference=reference, simulation=simulation,
         signal=extra("signal", 4),
     )
     if "reference" in needs and regions.reference is None:

@@ -26,4 +26,6 @@ def test_same_seed_same_scores(tmp_path):
     assert meta["config"]["hidden"] == [16, 16] and meta["options"]["seed"] == 3
     manifest = json.loads((tmp_path / "a" / "model" / "manifest.json").read_text())
     assert manifest["config"] == meta["config"]
+    # on the toy, the IAD's reference is the generator's truth, 4x the data's background
+    assert 3.5 < meta["regions"]["n_reference"] / meta["regions"]["n_bkg_sr"] < 4.5
     assert manifest["features"] == ["mj_light", "delta_mj", "tau21_light", "tau21_heavy"]
