@@ -18,7 +18,6 @@ import warnings
 
 import pytest
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
@@ -116,7 +115,10 @@ def test_tensorflow_and_python_match_setup_cfg():
     assert '"tensorflow[and-cuda]==${TF_VERSION}"' in runs
     python = args["PYTHON_VERSION"]
     assert stages["cpu"] == f"python:{python}-slim-bookworm"
-    assert f"{python}.0" in SpecifierSet(cfg["options"]["python_requires"])
+    # plain parsing: packaging's SpecifierSet breaks when setuptools' vendored copy is loaded alongside
+    minimum = cfg["options"]["python_requires"].strip()
+    assert minimum.startswith(">="), minimum
+    assert tuple(map(int, python.split("."))) >= tuple(map(int, minimum[2:].split(".")))
     assert f"Programming Language :: Python :: {python}" in cfg["metadata"]["classifiers"]
     for name, image in stages.items():  # every external base carries an explicit, non-latest tag
         if image not in stages:
