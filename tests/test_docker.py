@@ -116,7 +116,7 @@ def test_tensorflow_and_python_match_setup_cfg():
     python = args["PYTHON_VERSION"]
     assert stages["cpu"] == f"python:{python}-slim-bookworm"
     # plain parsing: packaging's SpecifierSet breaks when setuptools' vendored copy is loaded alongside
-    minimum = cfg["options"]["python_requires"].strip()
+    minimum = str(cfg["options"]["python_requires"]).strip()
     assert minimum.startswith(">="), minimum
     assert tuple(map(int, python.split("."))) >= tuple(map(int, minimum[2:].split(".")))
     assert f"Programming Language :: Python :: {python}" in cfg["metadata"]["classifiers"]
