@@ -16,6 +16,7 @@ bench/results/compare_<tag>.md/.json and significance_improvement_<tag>.png
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 
@@ -34,6 +35,8 @@ flags.DEFINE_list("seeds", ["0"], "seeds")
 flags.DEFINE_enum("profile", "cpu", ["cpu", "literature"], "network sizes and epochs")
 flags.DEFINE_string("tag", None, "name of the result files (default: <data>_<profile>)")
 flags.DEFINE_float("holdout", 0.5, "background fraction held out for test/reference")
+flags.DEFINE_bool("merge", False, "add these runs to the existing results of the tag (same method, n_sig "
+                  "and seed are replaced)")
 flags.DEFINE_integer("flow_epochs", 20, "cpu profile: flow epochs (small data sets need more)")
 flags.DEFINE_integer("flow_batch_size", 1024, "cpu profile: flow batch size")
 FLAGS = flags.FLAGS
@@ -94,6 +97,13 @@ def main(argv):
                                  s_over_sqrt_b=r["regions"]["s_over_sqrt_b_sr"], n_sig_sr=r["n_sig_sr"],
                                  seconds=round(time.time() - t0)))
                 print(rows[-1], flush=True)
+    settings = {c.name: dataclasses.asdict(config_for(c)) for c in classes}
+    previous = RESULTS / f"compare_{tag}.json"
+    if FLAGS.merge and previous.exists():
+        old = json.loads(previous.read_text())
+        new_keys = {(r["method"], r["n_sig"], r["seed"]) for r in rows}
+        rows = [r for r in old["runs"] if (r["method"], r["n_sig"], r["seed"]) not in new_keys] + rows
+        settings = {**old["settings"], **settings}
     summary = []
     for n_sig in sorted({r["n_sig"] for r in rows}, reverse=True):
         for name in dict.fromkeys(r["method"] for r in rows):
@@ -102,7 +112,6 @@ def main(argv):
             summary.append(dict(n_sig=n_sig, method=name, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
                                 auc=au["median"], seeds=len(rr), minutes=round(sum(r["seconds"] for r in rr) / 60, 1)))
     plot = _plot(rows, tag)
-    settings = {c.name: dataclasses.asdict(config_for(c)) for c in classes}
     text = (f"# Method comparison: {tag}\n\nData: {FLAGS.data}; profile: {FLAGS.profile}; machine: {machine()}.\n"
             f"Max SIC ignores FPR resting on fewer than 50 test background events. Median and IQR over seeds.\n\n"
             + markdown_table(summary, ["n_sig", "method", "max_sic", "q25", "q75", "auc", "seeds", "minutes"])

@@ -92,7 +92,7 @@ def ratio_panels(
         axes[1, j].set(ylim=(0.5, 1.5), xlabel=feature_names[j])
         axes[0, j].set(ylabel="density" if j == 0 else None)
         axes[1, j].set(ylabel=f"/ {reference_label}" if j == 0 else None)
-    axes[0, -1].legend(fontsize="x-small", loc="upper right")
+    axes[0, 0].legend(fontsize="x-small", loc="upper right")  # jet masses peak on the left
     if title:
         fig.suptitle(title, fontsize="medium")
     return _save(fig, path)
