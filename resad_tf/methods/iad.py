@@ -11,13 +11,15 @@ Supervised: signal vs background with truth labels, the absolute upper bound.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from resad_tf.data import Events, Regions
 from resad_tf.methods.base import Method
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
+
+
+#: both bounds are configured by the shared classifier options alone
+IADConfig = SupervisedConfig = ClassifierOptions
 
 
 class _ClassifierMethod(Method):
@@ -40,32 +42,20 @@ class _ClassifierMethod(Method):
         self.discriminator_ = Discriminator.load(directory)
 
 
-@dataclasses.dataclass(frozen=True)
-class IADConfig(ClassifierOptions):
-    pass
-
-
 class IdealizedAD(_ClassifierMethod):
     """SR data (1) vs a pure-background SR sample (0)."""
 
     name = "iad"
-    Config = IADConfig
     needs = frozenset({"reference"})
 
     def fit(self, regions: Regions) -> "IdealizedAD":
         return self._train(regions.sr, regions.reference)
 
 
-@dataclasses.dataclass(frozen=True)
-class SupervisedConfig(ClassifierOptions):
-    pass
-
-
 class Supervised(_ClassifierMethod):
     """Pure signal (1) vs pure background (0) in the SR, from truth labels."""
 
     name = "supervised"
-    Config = SupervisedConfig
     needs = frozenset({"reference", "signal"})
 
     def fit(self, regions: Regions) -> "Supervised":
