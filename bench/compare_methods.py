@@ -121,6 +121,11 @@ def main(argv):
     print(write_results(f"compare_{tag}", text, {"summary": summary, "runs": rows, "settings": settings}))
 
 
+def replot(tag: str) -> None:
+    """Redraw the significance-improvement plot of a tag from its JSON results."""
+    _plot(json.loads((RESULTS / f"compare_{tag}.json").read_text())["runs"], tag)
+
+
 def _plot(rows, tag):
     import matplotlib
 
@@ -128,15 +133,19 @@ def _plot(rows, tag):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.set_prop_cycle(color=plt.cm.tab10.colors, marker=["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"])
     for name in dict.fromkeys(r["method"] for r in rows):
         rr = sorted((r for r in rows if r["method"] == name), key=lambda r: r["s_over_sqrt_b"])
         if rr:
             x = np.array([r["s_over_sqrt_b"] for r in rr])
-            ax.plot(x, [r["max_sic"] * r["s_over_sqrt_b"] for r in rr], "o-", label=name)
-    ax.set(xlabel="S/√B in the SR before the cut", ylabel="S/√B after the best cut (max SIC × S/√B)")
-    ax.axline((0, 0), slope=1, color="k", ls=":", label="no cut")
-    ax.legend(fontsize="small")
+            ax.plot(x, [r["max_sic"] * r["s_over_sqrt_b"] for r in rr], ls="-", label=name)
+    ax.set_xlabel("S/√B in the SR before the cut", fontsize="medium")
+    ax.set_ylabel("S/√B after the best cut\n(max SIC × S/√B)", fontsize="medium")
+    ax.set_xlim(0, 1.15 * max(r["s_over_sqrt_b"] for r in rows))
+    ax.set_ylim(bottom=0)
+    ax.axline((0, 0), slope=1, color="k", ls=":", marker="", label="no cut")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     path = RESULTS / f"significance_improvement_{tag}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
