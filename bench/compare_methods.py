@@ -104,26 +104,35 @@ def main(argv):
         new_keys = {(r["method"], r["n_sig"], r["seed"]) for r in rows}
         rows = [r for r in old["runs"] if (r["method"], r["n_sig"], r["seed"]) not in new_keys] + rows
         settings = {**old["settings"], **settings}
+    report(rows, settings, tag, f"Data: {FLAGS.data}; profile: {FLAGS.profile}; machine: {machine()}.")
+
+
+def report(rows: list[dict], settings: dict, tag: str, header: str) -> None:
+    """Write compare_<tag>.md/.json and the plot from the per-run rows."""
     summary = []
     for n_sig in sorted({r["n_sig"] for r in rows}, reverse=True):
         for name in dict.fromkeys(r["method"] for r in rows):
             rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
+            if not rr:
+                continue
             ms, au = metrics.median_iqr([r["max_sic"] for r in rr]), metrics.median_iqr([r["auc"] for r in rr])
             summary.append(dict(n_sig=n_sig, method=name, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
                                 auc=au["median"], seeds=len(rr), minutes=round(sum(r["seconds"] for r in rr) / 60, 1)))
     plot = _plot(rows, tag)
-    text = (f"# Method comparison: {tag}\n\nData: {FLAGS.data}; profile: {FLAGS.profile}; machine: {machine()}.\n"
+    text = (f"# Method comparison: {tag}\n\n{header}\n"
             f"Max SIC ignores FPR resting on fewer than 50 test background events. Median and IQR over seeds.\n\n"
             + markdown_table(summary, ["n_sig", "method", "max_sic", "q25", "q75", "auc", "seeds", "minutes"])
             + f"\n\n![significance improvement]({plot.name})\n\nPer run:\n\n"
             + markdown_table(rows, ["method", "n_sig", "seed", "auc", "max_sic", "n_sig_sr", "s_over_sqrt_b", "seconds"])
             + "\n\nSettings per method:\n\n```\n" + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```\n")
-    print(write_results(f"compare_{tag}", text, {"summary": summary, "runs": rows, "settings": settings}))
+    print(write_results(f"compare_{tag}", text,
+                        {"header": header, "summary": summary, "runs": rows, "settings": settings}))
 
 
 def replot(tag: str) -> None:
-    """Redraw the significance-improvement plot of a tag from its JSON results."""
-    _plot(json.loads((RESULTS / f"compare_{tag}.json").read_text())["runs"], tag)
+    """Redraw the tables and the plot of a tag from its JSON results."""
+    saved = json.loads((RESULTS / f"compare_{tag}.json").read_text())
+    report(saved["runs"], saved["settings"], tag, saved.get("header", f"Machine: {machine()}."))
 
 
 def _plot(rows, tag):
