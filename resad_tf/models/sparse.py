@@ -192,9 +192,8 @@ class SubmanifoldConv2D(_SparseConv):
         return self._finish(gather_conv(features, rulebook, self.kernel))
 
 
-@keras.saving.register_keras_serializable("resad_tf")
-class SparseConv2D(_SparseConv):
-    """``layer(features, coords) -> (coarse coords, (m, filters))``: kernel = stride downsampling."""
+class _StridedSparseConv(_SparseConv):
+    """A sparse convolution whose kernel size equals its stride (down- or upsampling)."""
 
     def __init__(self, filters: int, stride: int = 2, **kwargs):
         kwargs.pop("kernel_size", None)
@@ -203,6 +202,11 @@ class SparseConv2D(_SparseConv):
     @property
     def stride(self) -> int:
         return self.kernel_size
+
+
+@keras.saving.register_keras_serializable("resad_tf")
+class SparseConv2D(_StridedSparseConv):
+    """``layer(features, coords) -> (coarse coords, (m, filters))``: kernel = stride downsampling."""
 
     def build(self, features_shape, coords_shape=None):
         super().build(features_shape)
@@ -213,16 +217,8 @@ class SparseConv2D(_SparseConv):
 
 
 @keras.saving.register_keras_serializable("resad_tf")
-class SparseConv2DTranspose(_SparseConv):
+class SparseConv2DTranspose(_StridedSparseConv):
     """``layer(features, coords, target_coords) -> (n_target, filters)``: upsampling onto given sites."""
-
-    def __init__(self, filters: int, stride: int = 2, **kwargs):
-        kwargs.pop("kernel_size", None)
-        super().__init__(filters, stride, **kwargs)
-
-    @property
-    def stride(self) -> int:
-        return self.kernel_size
 
     def build(self, features_shape, coords_shape=None, target_coords_shape=None):
         super().build(features_shape)
