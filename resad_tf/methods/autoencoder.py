@@ -23,7 +23,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import numpy as np
@@ -32,6 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from resad_tf.data import Events, Regions
 from resad_tf.errors import InputError
 from resad_tf.methods.base import Method, option
+from resad_tf.methods.classify import load_scaler, save_scaler
 
 TRAIN_ON = ("sb", "sr", "data")
 
@@ -96,17 +96,10 @@ class _ReconstructionMethod(Method):
         return self._score_standardized(self.scaler_.transform(events.x))
 
     def _save_scaler(self, directory: pathlib.Path) -> None:
-        from resad_tf.models.base import atomic_path
-
-        with atomic_path(directory / "scaler.json") as tmp:
-            tmp.write_text(json.dumps({"mean": self.scaler_.mean_.tolist(),
-                                       "scale": self.scaler_.scale_.tolist()}))
+        save_scaler(self.scaler_, directory / "scaler.json")
 
     def _restore_scaler(self, directory: pathlib.Path) -> None:
-        params = json.loads((directory / "scaler.json").read_text())
-        self.scaler_ = StandardScaler()
-        self.scaler_.mean_, self.scaler_.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
-        self.scaler_.var_, self.scaler_.n_features_in_ = self.scaler_.scale_**2, len(self.scaler_.mean_)
+        self.scaler_ = load_scaler(directory / "scaler.json")
 
     def diagnostics(self, directory) -> dict:
         val = self.history_["val_loss"]

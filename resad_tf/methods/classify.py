@@ -55,6 +55,22 @@ def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict
                 verbose=verbose)
 
 
+def save_scaler(scaler: StandardScaler, path, **extra) -> None:
+    """A fitted StandardScaler (plus ``extra`` entries) as JSON, written atomically."""
+    from resad_tf.outputs import write_json_atomic
+
+    write_json_atomic(path, {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), **extra})
+
+
+def load_scaler(path) -> StandardScaler:
+    """The StandardScaler written by :func:`save_scaler`."""
+    params = json.loads(pathlib.Path(path).read_text())
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
+    scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.mean_)
+    return scaler
+
+
 class Discriminator:
     """Standardize the inputs, then classify: sample 1 vs sample 0.
 
@@ -88,8 +104,7 @@ class Discriminator:
     def save(self, directory) -> pathlib.Path:
         directory = pathlib.Path(directory)
         self.classifier_.save(directory / "classifier")
-        (directory / "scaler.json").write_text(json.dumps(
-            {"mean": self.scaler_.mean_.tolist(), "scale": self.scaler_.scale_.tolist()}))
+        save_scaler(self.scaler_, directory / "scaler.json")
         return directory
 
     @classmethod
@@ -97,9 +112,5 @@ class Discriminator:
         directory = pathlib.Path(directory)
         d = cls(ClassifierOptions())
         d.classifier_ = load_classifier(directory / "classifier")
-        params = json.loads((directory / "scaler.json").read_text())
-        d.scaler_ = StandardScaler()
-        d.scaler_.mean_, d.scaler_.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
-        d.scaler_.var_ = d.scaler_.scale_**2
-        d.scaler_.n_features_in_ = len(d.scaler_.mean_)
+        d.scaler_ = load_scaler(directory / "scaler.json")
         return d

@@ -14,7 +14,6 @@ dependence of the features (the falling spectrum puts far more events low).
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import numpy as np
@@ -23,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from resad_tf.data import Events, Regions, Window
 from resad_tf.errors import InputError
 from resad_tf.methods.base import Method, option
-from resad_tf.methods.classify import ClassifierOptions, classifier_kwargs
+from resad_tf.methods.classify import ClassifierOptions, classifier_kwargs, load_scaler, save_scaler
 from resad_tf.models import kfold_predict, load_classifier, make_classifier
 
 
@@ -82,13 +81,9 @@ class CWoLa(Method):
         directory = pathlib.Path(directory)
         for i, m in enumerate(self.models_):
             m.save(directory / f"fold_{i}")
-        (directory / "scaler.json").write_text(json.dumps(
-            {"mean": self.scaler_.mean_.tolist(), "scale": self.scaler_.scale_.tolist(),
-             "sr": [self.window_.lo, self.window_.hi], "sb_width": self.window_.sb_width}))
+        save_scaler(self.scaler_, directory / "scaler.json", sr=[self.window_.lo, self.window_.hi],
+                    sb_width=self.window_.sb_width)
 
     def _restore(self, directory):
         self.models_ = [load_classifier(p) for p in sorted(directory.glob("fold_*"))]
-        params = json.loads((directory / "scaler.json").read_text())
-        self.scaler_ = StandardScaler()
-        self.scaler_.mean_, self.scaler_.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
-        self.scaler_.var_, self.scaler_.n_features_in_ = self.scaler_.scale_**2, len(self.scaler_.mean_)
+        self.scaler_ = load_scaler(directory / "scaler.json")
