@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from resad_tf.outputs import atomic_path
+
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 NPIX, FILTERS = 40, (32, 32, 32)
 
@@ -120,10 +122,8 @@ def main():
         lines.append(f"| {kind} | {d['sparsity']:.3f} | {d['active']} | {d['seconds']:.3f} | {s['seconds']:.3f} | "
                      f"{d['seconds'] / s['seconds']:.1f}x | {d['peak_mb']:.0f} | {s['peak_mb']:.0f} | "
                      f"{d['peak_mb'] / max(s['peak_mb'], 1):.1f}x |")
-    RESULTS.mkdir(exist_ok=True)
-    tmp = RESULTS / ".sparse_conv.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, RESULTS / "sparse_conv.md")
+    with atomic_path(RESULTS / "sparse_conv.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

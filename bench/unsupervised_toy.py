@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import pathlib
 import time
 
 import numpy as np
+
+from resad_tf.outputs import atomic_path
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
@@ -108,10 +109,8 @@ def main():
              "| method | AUC | max SIC | SIC at eff_s=0.2 | fit s |", "| --- | --- | --- | --- | --- |"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['auc']:.3f} | {r['max_sic']:.2f} | {r['sic_at_0_2']:.2f} | {timings[name]:.0f} |")
-    RESULTS.mkdir(exist_ok=True)
-    tmp = RESULTS / ".unsupervised_toy.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, RESULTS / "unsupervised_toy.md")
+    with atomic_path(RESULTS / "unsupervised_toy.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
