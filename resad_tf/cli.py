@@ -56,6 +56,8 @@ _COMMON = [
     ("toy_n_signal", 50_000, "signal pool of the generator that --n_sig draws from"),
     ("toy_reference_factor", 4, "with --data=toy, the idealized detector's pure-background reference is "
      "generated: this many times the data's background (0: a held-out half as for files)"),
+    ("toy_simulation_factor", 4, "with --data=toy, the default simulation (herwig-like) is generated: this "
+     "many times the data's background (like the IAD reference, so SALAD and IAD see equal statistics)"),
     ("min_bkg", 50, "max SIC ignores background efficiencies resting on fewer background events"),
     ("quiet", False, "no progress bars"),
 ]
@@ -81,13 +83,14 @@ class RunOptions:
     toy_n_background: int = 1_000_000
     toy_n_signal: int = 50_000
     toy_reference_factor: int = 4
+    toy_simulation_factor: int = 4
     min_bkg: int = 50
     quiet: bool = False
 
 
 _FLAG_TYPES = {"sb_width": float, "n_sig": int, "seed": int, "noise_features": int,
                "holdout": float, "toy_n_background": int, "toy_n_signal": int, "min_bkg": int,
-               "toy_reference_factor": int,
+               "toy_reference_factor": int, "toy_simulation_factor": int,
                "quiet": bool}
 
 
@@ -194,8 +197,10 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     if simulation is None and "simulation" in needs:
         if opts.data != "toy":
             raise InputError("this method needs a simulated sample: pass --simulation=PATH")
+        if opts.toy_simulation_factor < 1:
+            raise InputError(f"--toy_simulation_factor must be >= 1, got {opts.toy_simulation_factor}")
         sim_spec = dataclasses.replace(toy, background="herwig", n_signal=0,
-                                       n_background=opts.toy_n_background)
+                                       n_background=opts.toy_simulation_factor * opts.toy_n_background)
         simulation = data.load("toy", feature_set=opts.feature_set, seed=opts.seed + 1, toy=sim_spec,
                                quiet=opts.quiet)
         simulation = data.add_noise_features(simulation, opts.noise_features, opts.seed + 1)

@@ -23,6 +23,7 @@ import numpy as np
 
 from resad_tf import plots
 from resad_tf.data import Events, Regions, train_val_split
+from resad_tf.errors import InputError
 from resad_tf.methods.base import Method, option
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 from resad_tf.methods.dctr import DCTRReweighter
@@ -37,6 +38,14 @@ class SaladConfig(ClassifierOptions):
     reweight: bool = option(True, "reweight the simulation with DCTR (False: the un-reweighted ablation)")
     max_weight: float = option(20.0, "clip the DCTR weights at this value")
     closure_fraction: float = option(0.2, "fraction of the sideband events held out to check the weights' closure")
+    dctr_simulation_ratio: float = option(
+        1.0, "DCTR trains on at most this many sideband simulation events per sideband data event (a random "
+        "subset; the data's statistics limit the reweighting, so more only costs time). 0: all of them")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.dctr_simulation_ratio < 0:
+            raise InputError(f"dctr_simulation_ratio must be >= 0, got {self.dctr_simulation_ratio}")
 
 
 def closure(target: Events, source: Events, weight: np.ndarray | None, bins: int = 20) -> dict:
@@ -68,6 +77,11 @@ class Salad(Method):
         sb_sim = sim.select(w.sb(sim.mjj))
         sb_data_fit, self.sb_data_check_ = train_val_split(sb_data, cfg.closure_fraction, self.seed)
         sb_sim_fit, self.sb_sim_check_ = train_val_split(sb_sim, cfg.closure_fraction, self.seed + 1)
+        n_max = int(cfg.dctr_simulation_ratio * len(sb_data_fit))
+        if 0 < n_max < len(sb_sim_fit):
+            keep = np.random.default_rng(self.seed + 3).choice(len(sb_sim_fit), n_max, replace=False)
+            sb_sim_fit = sb_sim_fit.select(np.sort(keep))
+        self.dctr_events_ = {"data": len(sb_data_fit), "simulation": len(sb_sim_fit)}
         self.sr_sim_ = sim.select(w.sr(sim.mjj))
         self.sr_data_ = regions.sr
         self.dctr_ = None
@@ -109,6 +123,7 @@ class Salad(Method):
         plots.ratio_panels((self.sr_data_.x, None), sr_panels, feats, directory / "reweighting_sr.png",
                            title="SALAD: signal region (data include any signal)")
         return {
+            "dctr_training_events": self.dctr_events_ if self.dctr_ is not None else None,
             "closure_chi2_ndf_sb_before": closure(check_data, check_sim, None),
             "closure_chi2_ndf_sb_after": None if w_check is None else closure(check_data, check_sim, w_check),
         }

@@ -30,7 +30,8 @@ def test_supervised_and_iad(toy_regions, tmp_path, assert_roundtrip):
 
 
 def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path, assert_roundtrip):
-    cfg = SaladConfig(classifier="mlp", hidden=(32, 32), epochs=8, batch_size=512, patience=3)
+    cfg = SaladConfig(classifier="mlp", hidden=(32, 32), epochs=8, batch_size=512, patience=3,
+                      dctr_simulation_ratio=0.5)
     salad = Salad(cfg, seed=0, verbose=False).fit(toy_regions)
     assert _auc(salad, toy_regions) > 0.8
     assert_roundtrip(salad, toy_regions, tmp_path / "model")
@@ -41,6 +42,8 @@ def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path, assert_ro
     assert keras.saving.load_model(member).predict(np.zeros((2, 4)), verbose=0).shape == (2, 1)
     diag = salad.diagnostics(tmp_path)
     before, after = diag["closure_chi2_ndf_sb_before"], diag["closure_chi2_ndf_sb_after"]
+    n_dctr = diag["dctr_training_events"]  # the simulation was subsampled to half the SB data
+    assert n_dctr["simulation"] == int(0.5 * n_dctr["data"])
     # the herwig-like simulation is mis-modelled: DCTR weights must make it match the data in the SB
     assert np.mean(list(after.values())) < 0.5 * np.mean(list(before.values()))
     assert (tmp_path / "reweighting_sb_closure.png").stat().st_size > 10_000
