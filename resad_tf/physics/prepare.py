@@ -17,7 +17,9 @@ processes (each reads its own rows).  Each finished chunk is written
 atomically to ``.<output name>.parts/chunk_<start>-<stop>.h5`` next to the
 output and skipped when it is already there, so an interrupted run resumes;
 the parts are concatenated (atomically) into the output and then removed.
-Memory per worker is ~100 kB x chunksize (1.0 GB peak RSS measured at 10k events).
+Memory per worker is ~100 kB x chunksize (1.1 GB peak RSS at the default 10k
+events); the whole 1.1M-event R&D file with ``workers=2`` peaked at 2.4 GB for
+the process tree (bench/results/prep_memory.md).
 """
 
 from __future__ import annotations

@@ -46,6 +46,16 @@ def test_table_format_streams_too(tmp_path):
     assert parts[0, 1, 0] == pytest.approx(10 / 1000)
 
 
+def test_fixed_frame_with_mixed_dtypes_reads_through_pandas(tmp_path):
+    """Several value blocks (float particles, int label): columns still come back in order."""
+    frame = pd.DataFrame(np.arange(2 * 6, dtype=float).reshape(2, 6) + 1.0)
+    frame[6] = np.array([1, 0], dtype=np.int64)
+    frame.to_hdf(tmp_path / "mixed.h5", key="df", format="fixed")
+    parts, labels = read_raw(tmp_path / "mixed.h5", start=1)
+    assert labels.tolist() == [0]
+    np.testing.assert_allclose(parts[0], [[7 / 1000, 8, 9], [10 / 1000, 11, 12]])
+
+
 def test_bad_inputs_name_the_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
         n_raw_events(tmp_path / "missing.h5")
