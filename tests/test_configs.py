@@ -20,7 +20,8 @@ def test_flagfile_parses(method, tmp_path):
     """A bad --data after the flagfile fails on the data (exit 2), so every flag in the file was accepted."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     r = subprocess.run([sys.executable, str(REPO / "bin" / method), f"--flagfile={REPO / 'configs' / f'{method}.flags'}",
-                        f"--data={tmp_path / 'missing.h5'}"], capture_output=True, text=True, env=env, timeout=120)
+                        f"--data={tmp_path / 'missing.h5'}", f"--output_dir={tmp_path / 'out'}"],
+                       capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "--data=" in r.stderr and "not found" in r.stderr, r.stderr
 
 

@@ -5,6 +5,7 @@
 ['extended', 'extended_dr']
 """
 
+from resad_tf.data.decorrelation import ConditionalQuantileTransform
 from resad_tf.data.events import Events
 from resad_tf.data.features import FEATURE_SETS, add_noise_features
 from resad_tf.data.loader import ToySpec, load
@@ -12,6 +13,6 @@ from resad_tf.data.preprocessing import LogitScaler, MassScaler
 from resad_tf.data.regions import Regions, Window, inject, make_regions, train_val_split
 
 __all__ = [
-    "Events", "FEATURE_SETS", "add_noise_features", "ToySpec", "load", "LogitScaler", "MassScaler",
+    "ConditionalQuantileTransform", "Events", "FEATURE_SETS", "add_noise_features", "ToySpec", "load", "LogitScaler", "MassScaler",
     "Regions", "Window", "inject", "make_regions", "train_val_split",
 ]

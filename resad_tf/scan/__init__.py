@@ -8,12 +8,14 @@
 
 from resad_tf.scan.cluster import make_client, slurm_cluster
 from resad_tf.scan.scan import ScanSummary, run_scan
-from resad_tf.scan.scorers import WindowScorer, cwola_hgb, get_scorer
+from resad_tf.scan.scorers import CWoLaHGB, MethodScorer, WindowScorer, cwola_hgb, get_scorer, scorer_config
 from resad_tf.scan.store import TaskStore
 from resad_tf.scan.tasks import HuntSettings, Task, make_tasks, make_windows, run_task, window_name
 
 __all__ = [
+    "CWoLaHGB",
     "HuntSettings",
+    "MethodScorer",
     "ScanSummary",
     "Task",
     "TaskStore",
@@ -25,6 +27,7 @@ __all__ = [
     "make_windows",
     "run_scan",
     "run_task",
+    "scorer_config",
     "slurm_cluster",
     "window_name",
 ]

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from resad_tf.data.events import Events
 from resad_tf.scan.cluster import make_client
 from resad_tf.outputs import write_json_atomic as write_json
+from resad_tf.scan.scorers import scorer_config
 from resad_tf.scan.store import TaskStore
 from resad_tf.scan.tasks import HuntSettings, Task, run_task
 
@@ -51,11 +52,15 @@ def run_scan(
 
     ``load(n_sig, seed)`` gives the events of one injection/seed (called once each,
     on this process, only for datasets with pending tasks); ``scorer`` is a window
-    scorer (see :mod:`resad_tf.scan.scorers`).  ``client_options`` go to
-    :func:`~resad_tf.scan.cluster.make_client` (scheduler, n_workers, processes, slurm, n_jobs).
+    scorer (see :mod:`resad_tf.scan.scorers`).  The ``settings`` and the scorer's
+    options (:func:`~resad_tf.scan.scorers.scorer_config`) are recorded in
+    ``DIR/scan_config.json``; a rerun with different ones is refused.
+    ``client_options`` go to :func:`~resad_tf.scan.cluster.make_client`
+    (scheduler, n_workers, processes, slurm, n_jobs).
     """
     store = TaskStore(out_dir)
-    store.check_settings(settings.to_dict())
+    config = {**settings.to_dict(), "scorer": scorer_config(scorer)}
+    store.check_settings(config)
     pending = [t for t in tasks if not store.is_done(t.id)]
     data = {key: load(*key) for key in dict.fromkeys(t.data_key for t in pending)}
     failed = []
@@ -70,7 +75,7 @@ def run_scan(
     records = [store.read_done(t.id) for t in tasks if store.is_done(t.id)]
     summary = ScanSummary(len(tasks), len(pending), len(tasks) - len(pending), sorted(failed), records)
     write_json(store.dir / "scan.json", {
-        "settings": settings.to_dict(),
+        "settings": config,
         "n_tasks": summary.n_tasks,
         "n_failed": summary.n_failed,
         "failed": summary.failed,

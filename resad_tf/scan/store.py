@@ -10,6 +10,7 @@ import json
 import pathlib
 
 from resad_tf.errors import InputError
+from resad_tf.outputs import to_json
 from resad_tf.outputs import write_json_atomic as write_json
 
 
@@ -38,12 +39,16 @@ class TaskStore:
         return json.loads(self.done_path(task_id).read_text())
 
     def check_settings(self, settings: dict) -> None:
-        """Record the scan settings; refuse to resume into a directory made with different ones."""
+        """Record the scan settings; refuse to resume into a directory made with different ones.
+
+        A setting missing from the recorded ones counts as None (a setting added later with that default).
+        """
         path = self.dir / "scan_config.json"
+        settings = json.loads(to_json(settings))  # as it reads back: tuples become lists
         if path.exists():
             old = json.loads(path.read_text())
-            if old != settings:
-                diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            if diff:
                 raise InputError(
                     f"{self.dir} holds a scan made with different settings ({', '.join(diff)}); "
                     "use a new --output_dir or the same settings to resume"

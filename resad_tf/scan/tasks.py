@@ -38,15 +38,39 @@ def make_windows(width: float, step: float, scan_range, sb_width: float | None =
 
 @dataclass(frozen=True)
 class HuntSettings:
-    """Everything besides the window that decides a task's result (checked on resume)."""
+    """Everything besides the window and the scorer that decides a task's result (checked on resume).
+
+    ``fit_range`` (TeV) bounds the background fit and the events a scorer sees.
+    ``fit_margin`` (TeV; None: the whole ``fit_range``) makes both window-local, as
+    in CWoLa hunting: [max(fit_lo, lo - margin), min(fit_hi, hi + margin)] for the
+    window [lo, hi).  It must leave room for the scorer's sidebands and a few bins
+    of ``bin_width`` on each side.
+
+    >>> HuntSettings("cwola-hgb", fit_range=(2.8, 6.0), fit_margin=0.6).task_fit_range(Window(3.0, 3.4))
+    (2.8, 4.0)
+    """
 
     method: str
     efficiencies: tuple[float, ...] = (1.0, 0.1, 0.01, 0.002)
     fit_range: tuple[float, float] = (2.6, 6.0)
+    fit_margin: float | None = None
     bin_width: float = 0.1
     n_params: int = 4
     reference: str = "sr"
     data: str = "toy"
+
+    def __post_init__(self):
+        if self.fit_margin is not None and not self.fit_margin > 0:
+            raise InputError(f"--fit_margin must be positive (TeV), got {self.fit_margin}")
+
+    def task_fit_range(self, window: Window) -> tuple[float, float]:
+        """The fit range of ``window``'s bump hunt (and of the events its scorer sees)."""
+        lo, hi = map(float, self.fit_range)
+        if not lo < window.lo < window.hi < hi:
+            raise InputError(f"window {window_name(window)} TeV must lie inside the fit range {lo}-{hi} TeV")
+        if self.fit_margin is None:
+            return lo, hi
+        return max(lo, round(window.lo - self.fit_margin, 9)), min(hi, round(window.hi + self.fit_margin, 9))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -75,17 +99,15 @@ def make_tasks(windows, seeds, n_sigs, method) -> list[Task]:
 
 
 def run_task(task: Task, events: Events, scorer, settings: HuntSettings) -> dict:
-    """Score the events of the fit range for this window and bump-hunt; returns the task's record."""
+    """Score the events of the window's fit range and bump-hunt; returns the task's record."""
     t0 = time.perf_counter()
-    lo, hi = settings.fit_range
-    if not lo < task.window.lo < task.window.hi < hi:
-        raise InputError(f"window {window_name(task.window)} TeV must lie inside the fit range {lo}-{hi} TeV")
+    lo, hi = settings.task_fit_range(task.window)
     ev = events.select(events.in_window(lo, hi))
     scores = np.asarray(scorer(ev, task.window, task.seed), dtype=np.float64)
     if scores.shape != (len(ev),):
         raise ValueError(f"scorer returned shape {scores.shape} for {len(ev)} events")
     res = bump_hunt(ev.mjj, scores, sr=(task.window.lo, task.window.hi), efficiencies=settings.efficiencies,
-                    fit_range=settings.fit_range, bins=settings.bin_width, n_params=settings.n_params,
+                    fit_range=(lo, hi), bins=settings.bin_width, n_params=settings.n_params,
                     reference=settings.reference, label=ev.label)
     in_sr = ev.in_window(task.window.lo, task.window.hi)
     return {

@@ -68,6 +68,21 @@ def test_sculpting_flag_fires_for_a_mass_correlated_cut_only(kind):
     assert not unbiased.cuts[0].sculpted and unbiased.cuts[0].fit.falling
 
 
+def test_window_local_fit_range_avoids_a_turn_on_the_dijet_function_cannot_follow():
+    """A trigger-like turn-on below 3 TeV spoils a fit over the whole range; a window-local range does not."""
+    rng = np.random.default_rng(5)
+    mjj = sample_dijet(300_000, seed=rng)
+    mjj = mjj[rng.random(mjj.size) < 1 / (1 + np.exp(-(mjj - 2.85) / 0.08))]
+    score = np.zeros(mjj.size)
+    wide = bump_hunt(mjj, score, sr=(4.3, 4.7), efficiencies=(1.0,), fit_range=(2.6, 6.0)).cuts[0]
+    assert wide.sculpted and wide.fit.pvalue < 1e-3
+    local = bump_hunt(mjj, score, sr=(4.3, 4.7), efficiencies=(1.0,), fit_range=(3.65, 5.35))
+    cut = local.cuts[0]
+    assert not cut.sculpted and cut.z < 3 and cut.fit.pvalue > 0.01
+    assert local.fit_range == (3.65, 5.35) and {4.3, 4.7} <= set(np.round(local.edges, 9))
+    assert cut.fit.counts.sum() == np.sum((mjj >= 3.65) & (mjj < 5.35))
+
+
 def test_too_tight_cut_is_recorded_not_fatal():
     rng = np.random.default_rng(1)
     mjj = sample_dijet(3000, seed=rng)

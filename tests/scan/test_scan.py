@@ -1,4 +1,4 @@
-import functools
+import dataclasses
 import json
 import os
 import subprocess
@@ -6,12 +6,14 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from resad_tf.errors import InputError
-from resad_tf.scan import HuntSettings, cwola_hgb, make_tasks, make_windows, run_scan, slurm_cluster
+from resad_tf.data import Window
+from resad_tf.scan import CWoLaHGB, HuntSettings, Task, make_tasks, make_windows, run_scan, run_task, slurm_cluster
 
 EFFS = (1.0, 0.1, 0.02)
-FAST = functools.partial(cwola_hgb, k=3, max_iter=30)
+FAST = CWoLaHGB(k=3, max_iter=30)
 
 
 @pytest.fixture
@@ -97,6 +99,71 @@ def test_resume_refuses_different_settings(tmp_path, load):
         run_scan(tasks, load, _feature_scorer, HuntSettings("feat", efficiencies=(1.0,)), tmp_path, quiet=True)
 
 
+def test_resume_refuses_a_differently_configured_scorer(tmp_path, load):
+    tasks = make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [0], "cwola-hgb")
+    run_scan(tasks, load, FAST, _settings("cwola-hgb"), tmp_path, quiet=True)
+    config = json.loads((tmp_path / "scan_config.json").read_text())
+    assert config["scorer"] == {"name": "CWoLaHGB", "k": 3, "max_iter": 30, "decorrelate": True}
+    with pytest.raises(InputError, match="different settings.*scorer"):
+        run_scan(tasks, load, CWoLaHGB(k=3, max_iter=30, decorrelate=False), _settings("cwola-hgb"), tmp_path,
+                 quiet=True)
+
+
+def _sr_sb_rest(events, window):
+    in_sr, in_sb = window.sr(events.mjj), window.sb(events.mjj)
+    return in_sr, in_sb, ~(in_sr | in_sb)
+
+
+def test_cwola_hgb_scores_sr_sidebands_and_the_rest_alike(toy):
+    """Without signal, every event's score comes from one fold model: the same distribution everywhere
+    (the mean of the fold models, used before for the rest, is narrower and carved a step at the sidebands)."""
+    events = toy(30_000, 0, seed=5)
+    window = Window(3.6, 4.0, 0.2)
+    scores = FAST(events, window, seed=0)
+    in_sr, in_sb, rest = _sr_sb_rest(events, window)
+    assert rest.sum() > 5000
+    for part in (in_sr, in_sb):
+        assert stats.ks_2samp(scores[part], scores[rest]).pvalue > 1e-3
+    assert np.std(scores[rest]) == pytest.approx(np.std(scores[in_sr | in_sb]), rel=0.1)
+
+
+def test_decorrelation_stops_cwola_from_learning_the_mass(toy):
+    """A feature that tracks m_jj lets SR-vs-sideband training learn m_jj; decorrelated, it does not."""
+    events = toy(60_000, 0, seed=6)
+    tracks_m = 0.5 * events.mjj + np.random.default_rng(0).normal(0, 0.1, len(events))
+    events = events.with_features(np.column_stack([events.x[:, :3], tracks_m]), events.features)
+    window = Window(3.1, 3.5, 0.2)
+    in_sr, in_sb, _ = _sr_sb_rest(events, window)
+
+    def sr_over_sb_efficiency(scorer):  # at a cut keeping 10% of the SR
+        s = scorer(events, window, seed=0)
+        return np.mean(s[in_sr] >= np.quantile(s[in_sr], 0.9)) / np.mean(s[in_sb] >= np.quantile(s[in_sr], 0.9))
+
+    assert sr_over_sb_efficiency(CWoLaHGB(k=3, max_iter=30, decorrelate=False)) > 2
+    assert sr_over_sb_efficiency(FAST) == pytest.approx(1, abs=0.2)
+
+
+def test_window_local_fit_range(toy):
+    settings = HuntSettings("feat", efficiencies=(1.0, 0.1), fit_range=(2.6, 6.0), fit_margin=0.6)
+    assert settings.task_fit_range(Window(3.3, 3.7)) == (2.7, 4.3)
+    assert settings.task_fit_range(Window(2.8, 3.2)) == (2.6, 3.8)  # clipped to the global range
+    seen = []
+
+    def scorer(events, window, seed):
+        seen.append((events.mjj.min(), events.mjj.max()))
+        return _feature_scorer(events, window, seed)
+
+    record = run_task(Task(Window(3.3, 3.7), 0, 300, "feat"), toy(20_000, 300, seed=7), scorer, settings)
+    hunt = record["bump_hunt"]
+    assert hunt["fit_range"] == [2.7, 4.3] and 2.7 <= seen[0][0] and seen[0][1] < 4.3
+    edges = np.array(hunt["edges"])
+    assert edges[0] == 2.7 and edges[-1] == 4.3 and np.isclose(edges, 3.3).any() and np.isclose(edges, 3.7).any()
+    assert record["n_events"] == sum(hunt["cuts"][0]["counts"])
+    assert record["z"][1] > 3  # the injected signal passes the feature cut
+    with pytest.raises(InputError, match="--fit_margin must be positive"):
+        HuntSettings("feat", fit_margin=0.0)
+
+
 def test_dask_local_cluster_matches_synchronous_run(tmp_path, load):
     tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 3.9)), [0, 1], [300], "feat")
     sync = run_scan(tasks, load, _feature_scorer, _settings("feat"), tmp_path / "sync", quiet=True)
@@ -130,6 +197,7 @@ def _run_cli(repo_root, *args):
     (["--scan_range=2.7,7"], "must lie strictly inside --fit_range"),
     (["--method=nope"], "unknown scan method 'nope'"),
     (["--cluster=moon"], "--cluster"),
+    (["--fit_margin=-0.5"], "--fit_margin=-0.5 must be positive"),
 ])
 def test_cli_bad_flags_exit_2_with_one_line(repo_root, tmp_path, args, message):
     r = _run_cli(repo_root, f"--output_dir={tmp_path / 'out'}", *args)
@@ -140,15 +208,20 @@ def test_cli_bad_flags_exit_2_with_one_line(repo_root, tmp_path, args, message):
 
 def test_cli_end_to_end_and_resume(repo_root, tmp_path):
     args = [f"--output_dir={tmp_path}", "--data=toy", "--toy_n_background=20000", "--toy_n_signal=500",
-            "--n_sig=100", "--seeds=3",
+            "--n_sig=100", "--seeds=3", "--fit_range=2.8,6.0", "--fit_margin=0.6",
             "--scan_range=3.1,3.9", "--window_width=0.4", "--step=0.4", "--efficiencies=1,0.1",
             "--cluster=none", "--quiet"]
     r = _run_cli(repo_root, *args)
     assert r.returncode == 0, r.stderr[-2000:]
-    records = json.loads((tmp_path / "scan.json").read_text())["records"]
+    saved = json.loads((tmp_path / "scan.json").read_text())
+    records = saved["records"]
     assert [r_["window"]["lo"] for r_ in records] == [3.1, 3.5] and all(len(r_["z"]) == 2 for r_ in records)
+    assert [r_["bump_hunt"]["fit_range"] for r_ in records] == [[2.8, 4.1], [2.9, 4.5]]
+    assert saved["settings"]["fit_margin"] == 0.6 and saved["settings"]["scorer"]["decorrelate"] is True
     again = _run_cli(repo_root, *args)
     assert again.returncode == 0 and "2 already done, 0 run" in again.stdout
+    other = _run_cli(repo_root, *args, "--nodecorrelate")
+    assert other.returncode == 2 and "different settings (scorer)" in other.stderr
 
 
 def test_method_scorer_scores_every_event_out_of_fold():
@@ -161,6 +234,9 @@ def test_method_scorer_scores_every_event_out_of_fold():
     scorer = MethodScorer("cwola", (("classifier", "hgb"), ("n_estimators", 1), ("max_iter", 20), ("k_folds", 3)), k=3)
     s = scorer(events, Window(3.3, 3.7, 0.2), seed=0)
     assert s.shape == (len(events),) and np.all((s >= 0) & (s <= 1))
-    assert isinstance(get_scorer("cathode"), MethodScorer)
+    decorrelated = dataclasses.replace(scorer, decorrelate=True)(events, Window(3.3, 3.7, 0.2), seed=0)
+    assert decorrelated.shape == s.shape and not np.allclose(decorrelated, s)
+    assert isinstance(get_scorer("cathode"), MethodScorer) and not get_scorer("cathode").decorrelate
+    assert get_scorer("cathode", decorrelate=True).decorrelate and get_scorer("cwola-hgb").decorrelate
     with pytest.raises(InputError, match="cannot run in a scan"):
         MethodScorer("iad")(events, Window(3.3, 3.7), seed=0)
