@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from resad_tf import metrics
-from resad_tf.data import Events, Window, make_regions
+from resad_tf.data import Window
 from resad_tf.methods import get
 from resad_tf.methods.classify import ClassifierOptions
 from resad_tf.methods.cwola import CWoLa, CWoLaConfig, sideband_weights

@@ -1,7 +1,6 @@
 """Density-estimation methods find a strong injected signal with small flows."""
 
 import numpy as np
-import pytest
 
 from resad_tf import metrics
 from resad_tf.methods.anode import ANODE, ANODEConfig
