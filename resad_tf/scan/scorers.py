@@ -41,6 +41,26 @@ def _decorrelated(fit: Events, *others: Events) -> tuple[Events, ...]:
     return tuple(ev.with_features(t.transform(ev.x, ev.mjj), ev.features) for ev in (fit, *others))
 
 
+def _out_of_fold(events: Events, k: int, seed: int, decorrelate: bool, fit_score) -> np.ndarray:
+    """One score per event of ``events``, each from a model that was fitted without it.
+
+    The events are split at random (``seed``) into ``k`` folds; for fold i,
+    ``fit_score(i, others, train, held_out)`` fits on ``train`` (the events of the
+    other folds, boolean mask ``others`` over ``events``) and returns the scores of
+    ``held_out``.  ``decorrelate``: both see each feature's conditional CDF given
+    m_jj, fitted on ``train`` only.
+    """
+    fold = np.random.default_rng(seed).permutation(len(events)) % k
+    scores = np.empty(len(events))
+    for i in range(k):
+        others = fold != i
+        train, held_out = events.select(others), events.select(~others)
+        if decorrelate:
+            train, held_out = _decorrelated(train, held_out)
+        scores[~others] = fit_score(i, others, train, held_out)
+    return scores
+
+
 @dataclasses.dataclass(frozen=True)
 class CWoLaHGB:
     """k-fold CWoLa hunting with a histogram gradient-boosted classifier, as a window scorer.
@@ -89,18 +109,14 @@ class CWoLaHGB:
             raise InputError(f"SR {window.lo}-{window.hi} TeV holds {n_sr} events: too few for {self.k} folds")
         weight = np.where(in_sr, 1.0, 0.0)
         weight[in_sb] = sideband_weights(events.mjj[in_sb], window, n_sr)
-        fold = np.random.default_rng(seed).permutation(len(events)) % self.k
-        scores = np.empty(len(events))
-        for i in range(self.k):
-            others, held_out = fold != i, fold == i
-            ev_others, ev_held_out = events.select(others), events.select(held_out)
-            if self.decorrelate:
-                ev_others, ev_held_out = _decorrelated(ev_others, ev_held_out)
-            train = (in_sr | in_sb)[others]
+
+        def fit_score(i, others, train, held_out):
+            use = (in_sr | in_sb)[others]  # the classifier learns SR vs sidebands only
             model = make_classifier("hgb", n_estimators=1, max_iter=self.max_iter, early_stopping=False, seed=seed)
-            model.fit(ev_others.x[train], in_sr[others][train].astype(float), weight[others][train])
-            scores[held_out] = model.predict(ev_held_out.x)
-        return scores
+            model.fit(train.x[use], in_sr[others][use].astype(float), weight[others][use])
+            return model.predict(held_out.x)
+
+        return _out_of_fold(events, self.k, seed, self.decorrelate, fit_score)
 
 
 cwola_hgb = CWoLaHGB()
@@ -132,15 +148,12 @@ class MethodScorer:
         if cls.needs:
             raise InputError(f"{self.method} needs {sorted(cls.needs)} besides the data and cannot run in a scan")
         cfg = cls.Config(**dict(self.config))
-        fold = np.random.default_rng(seed).permutation(len(events)) % self.k
-        scores = np.empty(len(events))
-        for i in range(self.k):
-            train, held_out = events.select(fold != i), events.select(fold == i)
-            if self.decorrelate:
-                train, held_out = _decorrelated(train, held_out)
+
+        def fit_score(i, others, train, held_out):
             model = cls(cfg, seed=seed + i, verbose=False).fit(Regions(window=window, data=train, seed=seed))
-            scores[fold == i] = model.score(held_out)
-        return scores
+            return model.score(held_out)
+
+        return _out_of_fold(events, self.k, seed, self.decorrelate, fit_score)
 
 
 BUILTIN = {"cwola-hgb": cwola_hgb}
