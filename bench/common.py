@@ -7,7 +7,7 @@ import os
 import pathlib
 import platform
 
-from resad_tf.outputs import write_json_atomic
+from resad_tf.outputs import atomic_path, write_json_atomic
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 LHCO = pathlib.Path(os.environ.get("RESAD_LHCO_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "lhco"))
@@ -29,8 +29,7 @@ def markdown_table(rows: list[dict], columns: list[str], floatfmt: str = ".3g") 
 def write_results(name: str, text: str, data) -> pathlib.Path:
     RESULTS.mkdir(exist_ok=True)
     md = RESULTS / f"{name}.md"
-    tmp = md.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, md)
+    with atomic_path(md) as tmp:
+        tmp.write_text(text)
     write_json_atomic(RESULTS / f"{name}.json", data)
     return md

@@ -40,10 +40,9 @@ import tables
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-TINY = (
-    pathlib.Path(os.environ.get("RESAD_LHCO_DIR", REPO.parent / "shared" / "data" / "lhco"))
-    / "events_anomalydetection_tiny.h5"
-)
+from common import LHCO, RESULTS, write_results  # noqa: E402
+
+TINY = LHCO / "events_anomalydetection_tiny.h5"
 N_COLUMNS = 700 * 3 + 1
 GIB = 2**30
 
@@ -228,7 +227,6 @@ def report(r: dict) -> str:
 
 def main():
     from resad_tf.data.raw import n_raw_events, read_raw
-    from resad_tf.outputs import atomic_path, write_json_atomic
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_100_000)
@@ -236,9 +234,8 @@ def main():
     parser.add_argument("--tmpdir", default=None, help="where the synthetic file goes (not the repo)")
     parser.add_argument("--rewrite", action="store_true", help="only rewrite the .md from the .json")
     args = parser.parse_args()
-    results = REPO / "bench" / "results"
     if args.rewrite:
-        result = json.loads((results / "prep_memory.json").read_text())
+        result = json.loads((RESULTS / "prep_memory.json").read_text())
     else:
         load = [os.getloadavg()]
         with tempfile.TemporaryDirectory(dir=args.tmpdir, prefix="resad_prep_memory_") as tmp:
@@ -266,10 +263,8 @@ def main():
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "memory_samples_s_rss_pss_kb": samples,
         }
-        write_json_atomic(results / "prep_memory.json", result)
     text = report(result)
-    with atomic_path(results / "prep_memory.md") as tmp:
-        tmp.write_text(text)
+    write_results("prep_memory", text, result)
     print(text)
 
 

@@ -26,10 +26,9 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-TINY = (
-    pathlib.Path(os.environ.get("RESAD_LHCO_DIR", REPO.parent / "shared" / "data" / "lhco"))
-    / "events_anomalydetection_tiny.h5"
-)
+from common import LHCO, write_results  # noqa: E402
+
+TINY = LHCO / "events_anomalydetection_tiny.h5"
 STAGES = ("read", "cluster", "tau_onepass", "tau_kt", "tau_fjcontrib", "end_to_end")
 
 
@@ -112,8 +111,6 @@ def worker(raw, stage):
 
 
 def main():
-    from resad_tf.outputs import atomic_path, write_json_atomic
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument("--worker", nargs=2, metavar=("RAW", "STAGE"), help=argparse.SUPPRESS)
@@ -179,13 +176,8 @@ def main():
             f"(e.g. `--workers=2`: ~{1.1e6 / per_core / 120:.0f} min); memory ~ workers x "
             f"{r['peak_rss_gb']:.1f} GB at --chunksize={n} (bench/results/prep_memory.md).",
         ]
-    results = REPO / "bench" / "results"
-    with atomic_path(results / "prep_throughput.md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    write_json_atomic(
-        results / "prep_throughput.json",
-        {"chunk": n, "load_average": [load_before, load_after], "cpu_seconds": rows},
-    )
+    write_results("prep_throughput", "\n".join(lines) + "\n",
+                  {"chunk": n, "load_average": [load_before, load_after], "cpu_seconds": rows})
     print("\n".join(lines))
 
 

@@ -33,10 +33,10 @@ import numpy as np
 from scipy import stats
 
 from resad_tf.data import ToySpec, inject, load
-from resad_tf.outputs import atomic_path, write_json_atomic
 from resad_tf.scan import CWoLaHGB, HuntSettings, make_tasks, make_windows, run_scan, scorer_config
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+from common import RESULTS, write_results  # noqa: E402  (bench/ is the script's folder)
+
 EFFS = (1.0, 0.1, 0.01, 0.002)
 SIGNAL_WINDOWS = ("3.200-3.600", "3.300-3.700", "3.400-3.800")  # the SR of the signal and its neighbours
 P3 = stats.norm.sf(3.0)  # one-sided local p-value of 3 sigma
@@ -171,10 +171,7 @@ def main():
                 injections={str(k): v for k, v in injections.items()}, look_elsewhere=lee, lee_seeds=args.seeds,
                 lee_failed=lee_failed, lee_wall_s=lee_wall, lee_tasks_run=lee_run, n_eff=n_eff)
     text = report(data, windows, args)
-    RESULTS.mkdir(exist_ok=True)
-    write_json_atomic(RESULTS / f"{name}.json", data)
-    with atomic_path(RESULTS / f"{name}.md") as tmp:
-        tmp.write_text(text)
+    write_results(name, text, data)
     print(text)
 
 
