@@ -25,7 +25,7 @@ from absl import app, flags
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import RESULTS, machine, markdown_table, write_results  # noqa: E402
 
-from resad_tf import cli, methods, metrics  # noqa: E402
+from resad_tf import cli, methods, metrics, runtime  # noqa: E402
 
 flags.DEFINE_string("data", "toy", "toy or a labelled v2 features .h5")
 flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "anode", "ranode", "cwola", "salad"],
@@ -39,6 +39,9 @@ flags.DEFINE_bool("merge", False, "add these runs to the existing results of the
                   "and seed are replaced)")
 flags.DEFINE_integer("flow_epochs", 20, "cpu profile: flow epochs (small data sets need more)")
 flags.DEFINE_integer("flow_batch_size", 1024, "cpu profile: flow batch size")
+flags.DEFINE_multi_string("variant", [], "extra runs 'label=method:field=value:field=value', e.g. "
+                          "'salad_dctr_hgb=salad:dctr_classifier=hgb:n_estimators=5' (the method's profile "
+                          "config with these fields changed); repeat the flag for more")
 FLAGS = flags.FLAGS
 
 CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=0, n_best_epochs=5)
@@ -76,10 +79,27 @@ def config_for(cls):
     return cfg
 
 
+def parse_variant(text: str):
+    """'label=method:field=value:...' -> (label, method class, config)."""
+    label, _, rest = text.partition("=")
+    name, *assignments = rest.split(":")
+    cls = methods.get(name)
+    cfg = config_for(cls)
+    changes = {}
+    for item in assignments:
+        key, _, value = item.partition("=")
+        default = getattr(cfg, key)  # AttributeError names a field the method does not have
+        changes[key] = (tuple(type(default[0])(v) for v in value.split(",")) if isinstance(default, tuple)
+                        else value.lower() in ("1", "true") if isinstance(default, bool)
+                        else type(default)(value))
+    return label, cls, dataclasses.replace(cfg, **changes)
+
+
 def main(argv):
+    runtime.configure()  # one thread per op: the scripts' default (see bench/results/flow_throughput.md)
     tag = FLAGS.tag or f"{'toy' if FLAGS.data == 'toy' else 'real'}_{FLAGS.profile}"
     classes = [methods.get(m) for m in FLAGS.methods]
-    needs = frozenset().union(*(c.needs for c in classes))
+    needs = frozenset().union(*(c.needs for c in classes), *(parse_variant(v)[1].needs for v in FLAGS.variant))
     rows = []
     for n_sig in (int(n) for n in FLAGS.n_sigs):
         for seed in (int(s) for s in FLAGS.seeds):
@@ -89,6 +109,7 @@ def main(argv):
             if "salad" in FLAGS.methods:  # the ablation: the same simulation without DCTR weights
                 salad = methods.get("salad")
                 runs.append(("salad_noreweight", salad, dataclasses.replace(config_for(salad), reweight=False)))
+            runs += [parse_variant(v) for v in FLAGS.variant]
             for label, cls, cfg in runs:
                 t0 = time.time()
                 out = f"runs/bench/{tag}/{label}_nsig{n_sig}_seed{seed}"
@@ -98,6 +119,7 @@ def main(argv):
                                  seconds=round(time.time() - t0)))
                 print(rows[-1], flush=True)
     settings = {c.name: dataclasses.asdict(config_for(c)) for c in classes}
+    settings.update({label: dataclasses.asdict(cfg) for label, _, cfg in map(parse_variant, FLAGS.variant)})
     previous = RESULTS / f"compare_{tag}.json"
     if FLAGS.merge and previous.exists():
         old = json.loads(previous.read_text())

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import pathlib
 import platform
+import subprocess
 import sys
 import time
 
@@ -26,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from resad_tf import runtime  # noqa: E402
 from resad_tf.flows import ConditionalFlow, train  # noqa: E402
 from resad_tf.flows.training import _make_optimizer, _make_step  # noqa: E402
 from resad_tf.outputs import atomic_path  # noqa: E402
@@ -89,28 +92,49 @@ def machine() -> str:
             f"TensorFlow {tf.__version__}, Python {platform.python_version()}")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short timing windows")
-    ap.add_argument("--output", type=pathlib.Path, default=RESULTS)
-    args = ap.parse_args()
-    seconds = 3.0 if args.quick else 10.0
-    desc = machine()
+def measure(seconds: float) -> list[dict]:
+    """All rows of the table, with this process's thread settings."""
     rows = []
+
+    def add(what, batch, mode, rate, first=""):
+        rows.append(dict(what=what, batch=batch, mode=mode, rate=rate, first=first))
+        print(rows[-1], flush=True)
+
     for batch in (256, 1024, 4096):
         for jit in (False, True):
             rate, first = step_rate(batch, jit, seconds)
-            rows.append(f"| train step, affine | {batch} | {'XLA' if jit else 'graph'} | "
-                        f"{rate:,.0f} | {first:.1f} |")
-            print(rows[-1], flush=True)
+            add("train step, affine", batch, "XLA" if jit else "graph", rate, f"{first:.1f}")
     rate, first = step_rate(256, False, seconds, transform="rqs")
-    rows.append(f"| train step, rqs (8 bins) | 256 | graph | {rate:,.0f} | {first:.1f} |")
-    print(rows[-1], flush=True)
-    e2e = end_to_end_rate(65536, 256)
-    rows.append(f"| flows.train, 2 epochs x 65536, affine | 256 | graph | {e2e:,.0f} | incl. |")
-    print(rows[-1], flush=True)
-    rows.append(f"| flow.sample, affine | 100000 | graph | {sample_rate(100_000):,.0f} | |")
-    print(rows[-1], flush=True)
+    add("train step, rqs (8 bins)", 256, "graph", rate, f"{first:.1f}")
+    add("flows.train, 2 epochs x 65536, affine", 256, "graph", end_to_end_rate(65536, 256), "incl.")
+    add("flow.sample, affine", 100000, "graph", sample_rate(100_000))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short timing windows")
+    ap.add_argument("--intra_op_threads", default="1,0",
+                    help="settings to compare, each in a fresh process (0 = TensorFlow's default)")
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--output", type=pathlib.Path, default=RESULTS)
+    args = ap.parse_args()
+    seconds = 3.0 if args.quick else 10.0
+    if args.child is not None:  # one thread setting, in its own process: print the rows as JSON
+        runtime.configure(intra_op_threads=args.child)
+        print("ROWS " + json.dumps(measure(seconds)))
+        return
+    desc = machine()
+    rows = []
+    for threads in [int(t) for t in args.intra_op_threads.split(",")]:
+        cmd = [sys.executable, __file__, f"--child={threads}"] + (["--quick"] if args.quick else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        child = json.loads(next(ln[5:] for ln in out.splitlines() if ln.startswith("ROWS ")))
+        rows += [dict(r, threads=threads or f"default ({os.cpu_count()})") for r in child]
+    table = [
+        f"| {r['what']} | {r['batch']} | {r['mode']} | {r['threads']} | {r['rate']:,.0f} | {r['first']} |"
+        for r in sorted(rows, key=lambda r: (r["what"], r["batch"], r["mode"]))
+    ]
     text = "\n".join([
         "# Flow throughput: 15 MADE blocks x 128 hidden, 4 features, 1-d context",
         "",
@@ -119,10 +143,12 @@ def main():
         "Produced by `python bench/flow_throughput.py`"
         + (" --quick" if args.quick else "") + "; samples/s are events per second.",
         "Target: >= 50,000 training samples/s at batch 256 on 2 cores.",
+        "intra-op threads: threads one TensorFlow op may use (the scripts' `--intra_op_threads`, "
+        "default 1); each setting runs in its own process.",
         "",
-        "| what | batch / n | mode | samples/s | first call (s) |",
-        "| --- | --- | --- | --- | --- |",
-        *rows,
+        "| what | batch / n | mode | intra-op threads | samples/s | first call (s) |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *table,
         "",
     ])
     with atomic_path(args.output) as tmp:

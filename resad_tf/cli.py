@@ -27,6 +27,7 @@ import typing
 
 from absl import app, flags
 
+from resad_tf import runtime
 from resad_tf.errors import InputError
 
 FLAGS = flags.FLAGS
@@ -60,6 +61,10 @@ _COMMON = [
      "many times the data's background (like the IAD reference, so SALAD and IAD see equal statistics)"),
     ("min_bkg", 50, "max SIC ignores background efficiencies resting on fewer background events"),
     ("quiet", False, "no progress bars"),
+    ("device", "auto", "auto (a GPU if TensorFlow sees one), cpu (hide the GPUs) or gpu (fail without one)"),
+    ("intra_op_threads", 1, "threads per TensorFlow op; 1 is fastest for these small networks on CPU "
+     "(15x128 flow at batch 256: 47k vs 32k samples/s on 2 cores); 0 = TensorFlow's default"),
+    ("inter_op_threads", 0, "TensorFlow ops run concurrently (0 = TensorFlow's default, one per core)"),
 ]
 
 
@@ -86,12 +91,15 @@ class RunOptions:
     toy_simulation_factor: int = 4
     min_bkg: int = 50
     quiet: bool = False
+    device: str = "auto"
+    intra_op_threads: int = 1
+    inter_op_threads: int = 0
 
 
 _FLAG_TYPES = {"sb_width": float, "n_sig": int, "seed": int, "noise_features": int,
                "holdout": float, "toy_n_background": int, "toy_n_signal": int, "min_bkg": int,
                "toy_reference_factor": int, "toy_simulation_factor": int,
-               "quiet": bool}
+               "quiet": bool, "intra_op_threads": int, "inter_op_threads": int}
 
 
 def _define(name, default, help, kind):
@@ -291,7 +299,9 @@ def _main(method_cls, build, argv):
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
     try:
-        result = execute(method_cls, config_from_flags(method_cls.Config), options_from_flags(), build=build)
+        opts = options_from_flags()
+        runtime.configure(opts.intra_op_threads, opts.inter_op_threads, opts.device)
+        result = execute(method_cls, config_from_flags(method_cls.Config), opts, build=build)
     except InputError as exc:
         fail(str(exc))
     out = FLAGS.output_dir or f"runs/{method_cls.name}"

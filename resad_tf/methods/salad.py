@@ -27,6 +27,7 @@ from resad_tf.errors import InputError
 from resad_tf.methods.base import Method, option
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 from resad_tf.methods.dctr import DCTRReweighter
+from resad_tf.models import KINDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +43,15 @@ class SaladConfig(ClassifierOptions):
         1.0, "DCTR trains on at most this many sideband simulation events per sideband data event (a random "
         "subset; the data's statistics limit the reweighting, so more only costs time). 0: all of them")
 
+    dctr_classifier: str = option(
+        "", "DCTR classifier: '' (the same kind and settings as the signal-region classifier), mlp, hgb or xgb "
+        "(the tree ensembles use --n_estimators and --max_iter)")
+
     def __post_init__(self):
         super().__post_init__()
+        if self.dctr_classifier and self.dctr_classifier not in KINDS:
+            raise InputError(f"unknown dctr_classifier '{self.dctr_classifier}'; choose one of {KINDS} "
+                             "or '' (the same as --classifier)")
         if self.dctr_simulation_ratio < 0:
             raise InputError(f"dctr_simulation_ratio must be >= 0, got {self.dctr_simulation_ratio}")
 
@@ -87,7 +95,9 @@ class Salad(Method):
         self.dctr_ = None
         sim_weight = self.sr_sim_.weight
         if cfg.reweight:
-            self.dctr_ = DCTRReweighter(cfg, seed=self.seed, max_weight=cfg.max_weight, verbose=self.verbose)
+            dctr_opts = dataclasses.replace(cfg, classifier=cfg.dctr_classifier) if cfg.dctr_classifier else cfg
+            self.dctr_ = DCTRReweighter(dctr_opts, seed=self.seed, max_weight=cfg.max_weight,
+                                        verbose=self.verbose)
             self.dctr_.fit(sb_data_fit.xm(), sb_sim_fit.xm(), sb_data_fit.weight, sb_sim_fit.weight)
             sim_weight = sim_weight * self.dctr_.weights(self.sr_sim_.xm())
         self.sr_sim_weight_ = sim_weight
