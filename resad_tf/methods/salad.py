@@ -43,6 +43,9 @@ class SaladConfig(ClassifierOptions):
         1.0, "DCTR trains on at most this many sideband simulation events per sideband data event (a random "
         "subset; the data's statistics limit the reweighting, so more only costs time). 0: all of them")
 
+    dctr_n_runs: int = option(
+        0, "DCTR: average this many independently trained classifiers (0: --n_runs); an ensemble smooths the "
+        "weights, whose noise the signal-region classifier would otherwise learn")
     dctr_classifier: str = option(
         "", "DCTR classifier: '' (the same kind and settings as the signal-region classifier), mlp, hgb or xgb "
         "(the tree ensembles use --n_estimators and --max_iter)")
@@ -52,6 +55,8 @@ class SaladConfig(ClassifierOptions):
         if self.dctr_classifier and self.dctr_classifier not in KINDS:
             raise InputError(f"unknown dctr_classifier '{self.dctr_classifier}'; choose one of {KINDS} "
                              "or '' (the same as --classifier)")
+        if self.dctr_n_runs < 0:
+            raise InputError(f"dctr_n_runs must be >= 0 (0: the same as n_runs), got {self.dctr_n_runs}")
         if self.dctr_simulation_ratio < 0:
             raise InputError(f"dctr_simulation_ratio must be >= 0, got {self.dctr_simulation_ratio}")
 
@@ -95,7 +100,8 @@ class Salad(Method):
         self.dctr_ = None
         sim_weight = self.sr_sim_.weight
         if cfg.reweight:
-            dctr_opts = dataclasses.replace(cfg, classifier=cfg.dctr_classifier) if cfg.dctr_classifier else cfg
+            dctr_opts = dataclasses.replace(cfg, classifier=cfg.dctr_classifier or cfg.classifier,
+                                            n_runs=cfg.dctr_n_runs or cfg.n_runs)
             self.dctr_ = DCTRReweighter(dctr_opts, seed=self.seed, max_weight=cfg.max_weight,
                                         verbose=self.verbose)
             self.dctr_.fit(sb_data_fit.xm(), sb_sim_fit.xm(), sb_data_fit.weight, sb_sim_fit.weight)

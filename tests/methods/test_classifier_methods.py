@@ -53,15 +53,18 @@ def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path, assert_ro
 def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
     """--dctr_classifier=hgb: trees reweight, the MLP still classifies in the SR; closure improves."""
     cfg = SaladConfig(classifier="mlp", hidden=(16,), epochs=2, batch_size=1024, dctr_classifier="hgb",
-                      n_estimators=2, max_iter=60, dctr_simulation_ratio=0.5)
+                      n_estimators=2, max_iter=60, dctr_simulation_ratio=0.5, dctr_n_runs=2)
     salad = Salad(cfg, seed=0, verbose=False).fit(toy_regions)
-    assert salad.dctr_.discriminator_.classifier_.kind == "hgb"
+    dctr = salad.dctr_.discriminator_.classifier_
+    assert dctr.kind == "hgb" and len(dctr.members_) == 2 * 2  # n_estimators x dctr_n_runs
     assert salad.discriminator_.classifier_.kind == "mlp"
     diag = salad.diagnostics(tmp_path)
     before, after = diag["closure_chi2_ndf_sb_before"], diag["closure_chi2_ndf_sb_after"]
     assert np.mean(list(after.values())) < 0.5 * np.mean(list(before.values()))
     with pytest.raises(InputError, match="unknown dctr_classifier 'bogus'"):
         SaladConfig(dctr_classifier="bogus")
+    with pytest.raises(InputError, match="dctr_n_runs must be >= 0"):
+        SaladConfig(dctr_n_runs=-1)
 
 
 def test_dctr_recovers_known_density_ratio():
