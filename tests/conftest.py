@@ -15,6 +15,11 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from resad_tf import runtime  # noqa: E402
+
+# as the scripts run: one thread per TensorFlow op (faster for these small networks on CPU)
+runtime.configure()
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LHCO_DIR = pathlib.Path(os.environ.get("RESAD_LHCO_DIR", REPO.parent / "shared" / "data" / "lhco"))
 

@@ -37,7 +37,7 @@ import tensorflow_probability as tfp
 import tf_keras
 
 from resad_tf.errors import InputError
-from resad_tf.flows.inputs import as_context, as_features, seed_pair
+from resad_tf.flows.inputs import as_context, as_features, chunked, seed_pair
 
 tfb = tfp.bijectors
 
@@ -249,26 +249,27 @@ class ConditionalFlow(tf.Module):
         return z
 
     # ------------------------------------------------------------- public API
+    # Large inputs go through the graphs in chunks of rows (memory; see inputs.chunked).
     def log_prob(self, x, context) -> tf.Tensor:
         """log p(x | context) per event, shape (n,)."""
         x = as_features(x, self.dim)
-        return self._log_prob_fn(x, as_context(context, x.shape[0], self.context_dim))
+        return chunked(self._log_prob_fn, x, as_context(context, x.shape[0], self.context_dim))
 
     def inverse(self, x, context) -> tf.Tensor:
         """Data -> latent: z = f^-1(x; context), shape (n, dim)."""
         x = as_features(x, self.dim)
-        return self._inverse_fn(x, as_context(context, x.shape[0], self.context_dim))
+        return chunked(self._inverse_fn, x, as_context(context, x.shape[0], self.context_dim))
 
     def forward(self, z, context) -> tf.Tensor:
         """Latent -> data: x = f(z; context), shape (n, dim)."""
         z = as_features(z, self.dim)
-        return self._forward_fn(z, as_context(context, z.shape[0], self.context_dim))
+        return chunked(self._forward_fn, z, as_context(context, z.shape[0], self.context_dim))
 
     def sample(self, n: int, context, seed=None) -> tf.Tensor:
         """Draw one x for each of the ``n`` context rows (``seed``: int, Generator or None)."""
         c = as_context(context, int(n), self.context_dim)
         z = tf.random.stateless_normal([int(n), self.dim], seed=seed_pair(seed))
-        return self._forward_fn(z, c)
+        return chunked(self._forward_fn, z, c)
 
     def get_config(self) -> dict:
         """JSON-serialisable constructor arguments: ``ConditionalFlow(**cfg)`` rebuilds it."""

@@ -49,3 +49,20 @@ def seed_pair(seed) -> tf.Tensor:
     elif seed is None:
         seed = int(np.random.default_rng().integers(2**31 - 1))
     return tf.constant([int(seed), 0], dtype=tf.int64)
+
+
+CHUNK = 16384  # rows per graph call for large inputs (see chunked)
+
+
+def chunked(fn, x, c, chunk: int = CHUNK) -> tf.Tensor:
+    """``fn(x, c)`` over row chunks, concatenated.
+
+    Inside one flow graph the MADEs' projections of the context do not depend on
+    the autoregressive chain, so TensorFlow computes all of them up front and
+    holds them: n x hidden floats per MADE pass (15 blocks x 4 features = 60
+    passes when sampling: 18 GB for 600k events at 128 hidden units).  Chunks
+    bound that to ~0.5 GB, and are faster too.
+    """
+    if x.shape[0] <= chunk:
+        return fn(x, c)
+    return tf.concat([fn(x[i : i + chunk], c[i : i + chunk]) for i in range(0, x.shape[0], chunk)], 0)

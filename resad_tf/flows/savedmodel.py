@@ -8,7 +8,10 @@ The export needs nothing but TensorFlow to use::
     m.forward(z, context)           # (n, dim)  latent -> data
     m.sample(context, seed)         # (n, dim)  one x per context row; seed: int64 scalar
 
-The same four are serving signatures (``m.signatures["log_prob"]``).  The
+The same four are serving signatures (``m.signatures["log_prob"]``).  Call
+them on at most ~16k rows at a time: one call on n rows holds n x hidden
+floats per MADE pass (:func:`resad_tf.flows.inputs.chunked` explains why);
+:class:`LoadedFlow` does the chunking for you.  The
 constructor arguments are in ``flow_config.json`` beside ``saved_model.pb``.
 :func:`load` wraps the export in a :class:`LoadedFlow` that takes numpy input
 like :class:`~resad_tf.flows.ConditionalFlow` does.
@@ -24,7 +27,7 @@ import tempfile
 import tensorflow as tf
 
 from resad_tf.errors import InputError
-from resad_tf.flows.inputs import as_context, as_features, seed_pair
+from resad_tf.flows.inputs import as_context, as_features, chunked, seed_pair
 
 CONFIG_FILE = "flow_config.json"
 
@@ -97,13 +100,13 @@ class LoadedFlow:
         return x, as_context(context, x.shape[0], self.context_dim)
 
     def log_prob(self, x, context) -> tf.Tensor:
-        return self.module.log_prob(*self._inputs(x, context))
+        return chunked(self.module.log_prob, *self._inputs(x, context))
 
     def inverse(self, x, context) -> tf.Tensor:
-        return self.module.inverse(*self._inputs(x, context))
+        return chunked(self.module.inverse, *self._inputs(x, context))
 
     def forward(self, z, context) -> tf.Tensor:
-        return self.module.forward(*self._inputs(z, context))
+        return chunked(self.module.forward, *self._inputs(z, context))
 
     def sample(self, n: int, context, seed=None) -> tf.Tensor:
         """One x per context row; the same int seed gives the same draw as the original flow."""
