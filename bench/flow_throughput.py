@@ -5,9 +5,12 @@ Model: 15 MADE blocks x 128 hidden units, affine (MAF), 4 features, 1-d context
 
 * training samples/s of one optimiser step (the step ``flows.train`` runs) at
   batch 256, 1024, 4096, with and without XLA (``jit_compile``), after warm-up;
-* end-to-end ``flows.train`` samples/s for one epoch of 65536 events at batch 256
+* end-to-end ``flows.train`` samples/s for two epochs of 65536 events at batch 256
   (includes tracing, shuffling, validation);
-* sampling rate of ``flow.sample``.
+* sampling rate of ``flow.sample``;
+
+each for every ``--intra_op_threads`` setting (default: 1, the scripts' default,
+and 0, TensorFlow's own default of all cores), each setting in a fresh process.
 
 Writes bench/results/flow_throughput.md.  Run: ``python bench/flow_throughput.py [--quick]``.
 """

@@ -64,7 +64,7 @@ def run(method: str, seed: int, out: pathlib.Path) -> dict:
                 n_sig_sr=metrics["n_sig_sr"], n_bkg_sr=metrics["n_bkg_sr"],
                 minutes=round(costs.get("wall_seconds", metrics["wall_seconds"]) / 60, 1),
                 cpu_minutes=round(costs["cpu_seconds"] / 60, 1) if "cpu_seconds" in costs else "",
-                peak_rss_gb=costs.get("peak_rss_gb", ""))
+                peak_rss_gb=costs.get("peak_rss_gb", ""), note=costs.get("note", ""))
 
 
 def main(argv):
@@ -88,7 +88,7 @@ def main(argv):
         "x_iad = max SIC / the IAD's of the same seed (same events; the IAD's reference is 4x generator truth, "
         "CATHODE samples 4x from its flow).\n\n"
         + markdown_table(rows, ["method", "seed", "max_sic", "x_iad", "auc", "n_sig_sr", "n_bkg_sr", "minutes",
-                                "cpu_minutes", "peak_rss_gb"])
+                                "cpu_minutes", "peak_rss_gb", "note"])
         + "\n\nFlagfiles:\n\n" + "\n".join(f"```\n# configs/{m}.flags\n{t}```\n" for m, t in configs.items())
     )
     print(write_results("literature_toy", text, {"runs": rows, "configs": configs}))

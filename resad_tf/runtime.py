@@ -8,8 +8,8 @@ thread pools and visible devices; it must run before TensorFlow executes its
 first op (the scripts call it first thing).  One thread per op is the default
 because the networks here are small: a step of the 15 x 128 background flow at
 batch 256 is ~1000 tiny ops, and splitting each over the cores costs more in
-synchronisation than it gains (on 2 cores: 32k -> 47k samples/s, see
-bench/results/flow_throughput.md).
+synchronisation than it gains (on 2 cores, 1.2-1.5x the training samples/s
+of TensorFlow's default, bench/results/flow_throughput.md).
 """
 
 from __future__ import annotations
