@@ -99,8 +99,10 @@ def main(argv):
                  if FLAGS.swap_halves else "")
     text = (
         "# IAD and supervised on the official LHCO SR features (cathode_sr)\n\n"
-        f"Machine: {machine()}. Classifier: {FLAGS.classifier} (3 x 64 ReLU, Adam 1e-3, batch 128, up to "
-        f"{FLAGS.epochs} epochs, patience 10, {FLAGS.n_best_epochs} best epochs averaged).\n\n"
+        f"Machine: {machine()}. Classifier: {FLAGS.classifier} ("
+        + (f"3 x 64 ReLU, Adam 1e-3, batch 128, up to {FLAGS.epochs} epochs, {FLAGS.n_best_epochs} best epochs "
+           "averaged" if FLAGS.classifier == "mlp" else "50 boosted-tree members, max_iter 200, early stopping")
+        + ").\n\n"
         f"Split: data = innerdata_train ({len(reg.data)} events, {reg.data.n_signal} signal); IAD reference = "
         f"half of innerdata_test's background ({len(reg.reference)}); supervised signal = innerdata_extrasig "
         f"({len(reg.signal)}); evaluation = other half of innerdata_test's background + its signal "
