@@ -99,7 +99,8 @@ def main(argv):
     runtime.configure()  # one thread per op: the scripts' default (see bench/results/flow_throughput.md)
     tag = FLAGS.tag or f"{'toy' if FLAGS.data == 'toy' else 'real'}_{FLAGS.profile}"
     classes = [methods.get(m) for m in FLAGS.methods]
-    needs = frozenset().union(*(c.needs for c in classes), *(parse_variant(v)[1].needs for v in FLAGS.variant))
+    variants = [parse_variant(v) for v in FLAGS.variant]
+    needs = frozenset().union(*(c.needs for c in classes), *(cls.needs for _, cls, _ in variants))
     rows = []
     for n_sig in (int(n) for n in FLAGS.n_sigs):
         for seed in (int(s) for s in FLAGS.seeds):
@@ -109,7 +110,7 @@ def main(argv):
             if "salad" in FLAGS.methods:  # the ablation: the same simulation without DCTR weights
                 salad = methods.get("salad")
                 runs.append(("salad_noreweight", salad, dataclasses.replace(config_for(salad), reweight=False)))
-            runs += [parse_variant(v) for v in FLAGS.variant]
+            runs += variants
             for label, cls, cfg in runs:
                 t0 = time.time()
                 out = f"runs/bench/{tag}/{label}_nsig{n_sig}_seed{seed}"
@@ -119,7 +120,7 @@ def main(argv):
                                  seconds=round(time.time() - t0)))
                 print(rows[-1], flush=True)
     settings = {c.name: dataclasses.asdict(config_for(c)) for c in classes}
-    settings.update({label: dataclasses.asdict(cfg) for label, _, cfg in map(parse_variant, FLAGS.variant)})
+    settings.update({label: dataclasses.asdict(cfg) for label, _, cfg in variants})
     previous = RESULTS / f"compare_{tag}.json"
     if FLAGS.merge and previous.exists():
         old = json.loads(previous.read_text())

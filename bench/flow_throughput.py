@@ -12,7 +12,7 @@ Model: 15 MADE blocks x 128 hidden units, affine (MAF), 4 features, 1-d context
 each for every ``--intra_op_threads`` setting (default: 1, the scripts' default,
 and 0, TensorFlow's own default of all cores), each setting in a fresh process.
 
-Writes bench/results/flow_throughput.md.  Run: ``python bench/flow_throughput.py [--quick]``.
+Writes bench/results/flow_throughput.md and .json.  Run: ``python bench/flow_throughput.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from resad_tf import runtime  # noqa: E402
 from resad_tf.flows import ConditionalFlow, train  # noqa: E402
 from resad_tf.flows.training import _make_optimizer, _make_step  # noqa: E402
-from resad_tf.outputs import atomic_path  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "flow_throughput.md"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import write_results  # noqa: E402
 
 
 def default_flow(transform="affine"):
@@ -120,7 +120,6 @@ def main():
     ap.add_argument("--intra_op_threads", default="1,0",
                     help="settings to compare, each in a fresh process (0 = TensorFlow's default)")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--output", type=pathlib.Path, default=RESULTS)
     args = ap.parse_args()
     seconds = 3.0 if args.quick else 10.0
     if args.child is not None:  # one thread setting, in its own process: print the rows as JSON
@@ -154,9 +153,7 @@ def main():
         *table,
         "",
     ])
-    with atomic_path(args.output) as tmp:
-        tmp.write_text(text)
-    print(f"wrote {args.output}")
+    print(f"wrote {write_results('flow_throughput', text, {'machine': desc, 'rows': rows})}")
 
 
 if __name__ == "__main__":

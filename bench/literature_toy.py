@@ -42,25 +42,31 @@ flags.DEFINE_string("runs_dir", str(RUNS), "where the runs go")
 FLAGS = flags.FLAGS
 
 
-def run(method: str, seed: int, out: pathlib.Path) -> dict:
-    """One script run (skipped when its metrics.json exists); its metrics plus measured costs."""
-    if not (out / "metrics.json").exists():
-        cmd = [sys.executable, str(ROOT / "bin" / method), f"--flagfile={ROOT / 'configs' / f'{method}.flags'}",
-               f"--seed={seed}", f"--output_dir={out}", "--quiet", *FLAGS.extra]
-        print(" ".join(cmd), flush=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.time()
-        subprocess.run(cmd, check=True, cwd=ROOT)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        write_json_atomic(out / "resources.json", {
-            "wall_seconds": round(time.time() - t0, 1),
-            "cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
-            # ru_maxrss of children: the largest child so far (kB on Linux)
-            "peak_rss_gb": round(after.ru_maxrss / 1e6, 2),
-        })
+def run(method: str, seed: int, out: pathlib.Path) -> None:
+    """One script run into ``out`` with its measured costs in resources.json (skipped when done)."""
+    if (out / "metrics.json").exists():
+        return
+    cmd = [sys.executable, str(ROOT / "bin" / method), f"--flagfile={ROOT / 'configs' / f'{method}.flags'}",
+           f"--seed={seed}", f"--output_dir={out}", "--quiet", *FLAGS.extra]
+    print(" ".join(cmd), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    write_json_atomic(out / "resources.json", {
+        "wall_seconds": round(time.time() - t0, 1),
+        "cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        # ru_maxrss of children: the largest child so far (kB on Linux)
+        "peak_rss_gb": round(after.ru_maxrss / 1e6, 2),
+    })
+
+
+def row(out: pathlib.Path) -> dict:
+    """The table row of a finished run: its metrics plus measured costs."""
+    method, seed = out.name.rsplit("_seed", 1)
     metrics = json.loads((out / "metrics.json").read_text())
     costs = json.loads((out / "resources.json").read_text()) if (out / "resources.json").exists() else {}
-    return dict(method=method, seed=seed, max_sic=metrics["max_sic"], auc=metrics["auc"],
+    return dict(method=method, seed=int(seed), max_sic=metrics["max_sic"], auc=metrics["auc"],
                 n_sig_sr=metrics["n_sig_sr"], n_bkg_sr=metrics["n_bkg_sr"],
                 minutes=round(costs.get("wall_seconds", metrics["wall_seconds"]) / 60, 1),
                 cpu_minutes=round(costs["cpu_seconds"] / 60, 1) if "cpu_seconds" in costs else "",
@@ -69,12 +75,11 @@ def run(method: str, seed: int, out: pathlib.Path) -> dict:
 
 def main(argv):
     runs_dir = pathlib.Path(FLAGS.runs_dir)
-    rows = [run(m, int(s), runs_dir / f"{m}_seed{s}") for s in FLAGS.seeds for m in FLAGS.methods]
+    for s in FLAGS.seeds:
+        for m in FLAGS.methods:
+            run(m, int(s), runs_dir / f"{m}_seed{s}")
     # every finished run in the folder, not only this call's
-    for path in sorted(runs_dir.glob("*_seed*/metrics.json")):
-        method, seed = path.parent.name.rsplit("_seed", 1)
-        if not any(r["method"] == method and r["seed"] == int(seed) for r in rows):
-            rows.append(run(method, int(seed), path.parent))
+    rows = [row(path.parent) for path in sorted(runs_dir.glob("*_seed*/metrics.json"))]
     iad = {r["seed"]: r["max_sic"] for r in rows if r["method"] == "iad"}
     for r in rows:
         r["x_iad"] = round(r["max_sic"] / iad[r["seed"]], 2) if r["seed"] in iad else ""

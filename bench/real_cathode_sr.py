@@ -68,16 +68,16 @@ def main(argv):
     runtime.configure()
     folds = (0, 1) if FLAGS.swap_halves else (0,)
     for seed in (int(s) for s in FLAGS.seeds):
+        fold_regions = [regions_for(seed, fold, swap=FLAGS.swap_halves) for fold in folds]
+        label = np.concatenate([regions.test.label for regions in fold_regions])
         for cls, cfg_cls in ((Supervised, SupervisedConfig), (IdealizedAD, IADConfig)):
             cfg = cfg_cls(classifier=FLAGS.classifier, epochs=FLAGS.epochs, n_best_epochs=FLAGS.n_best_epochs)
-            t0, labels, scores = time.time(), [], []
-            for fold in folds:
-                regions = regions_for(seed, fold, swap=FLAGS.swap_halves)
+            t0, scores = time.time(), []
+            for fold, regions in zip(folds, fold_regions):
                 runtime.seed_everything(seed + 100 * fold)
                 m = cls(cfg, seed=seed + 100 * fold, verbose=False).fit(regions)
-                labels.append(regions.test.label)
                 scores.append(m.score(regions.test))
-            label, score = np.concatenate(labels), np.concatenate(scores)
+            score = np.concatenate(scores)
             s = metrics.summarize(label, score, min_bkg=50)
             rows.append(dict(method=cls.name, seed=seed, auc=s.auc, max_sic=s.max_sic,
                              max_sic_floor10=metrics.max_sic(label, score, min_bkg=10),

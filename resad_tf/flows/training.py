@@ -37,7 +37,6 @@ from resad_tf.flows.inputs import as_context, as_features
 
 log = logging.getLogger(__name__)
 
-_EVAL_CHUNK = 65536
 
 
 @dataclass
@@ -80,11 +79,9 @@ def _checked(x, context, weight, dim, context_dim, what):
 def mean_nll(flow: ConditionalFlow, x, context, weight=None) -> float:
     """Weighted mean negative log-likelihood of ``x`` given ``context`` (inference mode)."""
     x, c, w = _checked(x, context, weight, flow.dim, flow.context_dim, "mean_nll")
-    total = 0.0
-    for i in range(0, x.shape[0], _EVAL_CHUNK):
-        lp = flow.log_prob(x[i : i + _EVAL_CHUNK], c[i : i + _EVAL_CHUNK])
-        total -= float(tf.reduce_sum(w[i : i + _EVAL_CHUNK] * lp))
-    return total / float(tf.reduce_sum(w))
+    lp = flow.log_prob(x, c).numpy().astype(np.float64)  # log_prob runs in row chunks itself
+    w = w.numpy().astype(np.float64)
+    return float(-np.sum(w * lp) / np.sum(w))
 
 
 def _make_optimizer(variables, learning_rate):
