@@ -12,9 +12,22 @@ from resad_tf.outputs import atomic_path, write_json_atomic
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 LHCO = pathlib.Path(os.environ.get("RESAD_LHCO_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "lhco"))
 
+# The "cpu" profile of the benches: networks and epochs shrunk to fit a 2-core machine.
+CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=0, n_best_epochs=5)
+CPU_FLOW = dict(n_blocks=6, flow_hidden=(64,), flow_epochs=20, flow_batch_size=1024, flow_learning_rate=1e-3,
+                n_checkpoints=5)
+
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, {datetime.date.today()}"
+    """CPU model, cores, the load when the bench started (the machines are shared), Python, date."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    load = f", load {os.getloadavg()[0]:.1f} at start" if hasattr(os, "getloadavg") else ""
+    return f"{cpu}, {os.cpu_count()} cores{load}, Python {platform.python_version()}, {datetime.date.today()}"
 
 
 def markdown_table(rows: list[dict], columns: list[str], floatfmt: str = ".3g") -> str:

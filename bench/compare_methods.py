@@ -23,7 +23,7 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import RESULTS, machine, markdown_table, write_results  # noqa: E402
+from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, write_results  # noqa: E402
 
 from resad_tf import cli, methods, metrics, runtime  # noqa: E402
 
@@ -44,9 +44,6 @@ flags.DEFINE_multi_string("variant", [], "extra runs 'label=method:field=value:f
                           "config with these fields changed); repeat the flag for more")
 FLAGS = flags.FLAGS
 
-CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=0, n_best_epochs=5)
-CPU_FLOW = dict(n_blocks=6, flow_hidden=(64,), flow_epochs=20, flow_batch_size=1024, flow_learning_rate=1e-3,
-                n_checkpoints=5)
 CPU_PROFILE = {
     "supervised": CPU_CLASSIFIER, "iad": CPU_CLASSIFIER, "salad": CPU_CLASSIFIER,
     "cwola": dict(CPU_CLASSIFIER, k_folds=5),

@@ -22,7 +22,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from resad_tf.flows import ConditionalFlow, train  # noqa: E402
 from resad_tf.flows.training import _make_optimizer, _make_step  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from common import machine, write_results  # noqa: E402
 
 
 def default_flow(transform="affine"):
@@ -83,18 +82,6 @@ def sample_rate(n: int):
     return n / (time.perf_counter() - t0)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; "
-            f"TensorFlow {tf.__version__}, Python {platform.python_version()}")
-
-
 def measure(seconds: float) -> list[dict]:
     """All rows of the table, with this process's thread settings."""
     rows = []
@@ -126,7 +113,7 @@ def main():
         runtime.configure(intra_op_threads=args.child)
         print("ROWS " + json.dumps(measure(seconds)))
         return
-    desc = machine()
+    desc = f"{machine()}; TensorFlow {tf.__version__}"
     rows = []
     for threads in [int(t) for t in args.intra_op_threads.split(",")]:
         cmd = [sys.executable, __file__, f"--child={threads}"] + (["--quick"] if args.quick else [])

@@ -28,9 +28,8 @@ import subprocess
 import sys
 import time
 
-from resad_tf.outputs import atomic_path
-
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import write_results  # noqa: E402
 NPIX, FILTERS = 40, (32, 32, 32)
 
 
@@ -122,8 +121,8 @@ def main():
         lines.append(f"| {kind} | {d['sparsity']:.3f} | {d['active']} | {d['seconds']:.3f} | {s['seconds']:.3f} | "
                      f"{d['seconds'] / s['seconds']:.1f}x | {d['peak_mb']:.0f} | {s['peak_mb']:.0f} | "
                      f"{d['peak_mb'] / max(s['peak_mb'], 1):.1f}x |")
-    with atomic_path(RESULTS / "sparse_conv.md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_results("sparse_conv", "\n".join(lines) + "\n", {"rows": rows, "n_images": args.n_images,
+                                                          "steps": args.steps})
     print("\n".join(lines))
 
 

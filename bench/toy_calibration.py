@@ -12,22 +12,25 @@ standard features in the signal region, background and signal).
 from __future__ import annotations
 
 import pathlib
+import sys
 import time
 
 import numpy as np
 import pandas as pd
 from absl import app, flags
 
-from resad_tf.data import toy
-from resad_tf.data.features import all_features
-from resad_tf.data.formats import atomic_path, read_cathode, read_v2
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import LHCO, RESULTS, write_results  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from resad_tf.data import toy  # noqa: E402
+from resad_tf.data.features import all_features  # noqa: E402
+from resad_tf.data.formats import read_cathode, read_v2  # noqa: E402
+from resad_tf.outputs import atomic_path  # noqa: E402
+
 FLAGS = flags.FLAGS
-flags.DEFINE_string("lhco_dir", str(REPO.parent / "shared" / "data" / "lhco"), "real LHCO subsets (README there)")
+flags.DEFINE_string("lhco_dir", str(LHCO), "real LHCO subsets (README there)")
 flags.DEFINE_integer("n_background", 1_000_000, "toy background events (the timing uses this + 100k signal)")
 flags.DEFINE_integer("seed", 0, "generator seed")
-flags.DEFINE_string("out", str(REPO / "bench" / "results" / "toy_calibration"), "output stem (.md, .png)")
 
 SR = toy.SIGNAL_REGION
 FEATURES = ("mj_light", "delta_mj", "tau21_light", "tau21_heavy")
@@ -154,9 +157,8 @@ def plot(real_k, toy_k, real_sr, toy_sr, path):
     ax.set(xlabel=r"leading-jet $p_T$ [TeV]", ylabel="density")
     ax.legend(fontsize=12)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, format="png", dpi=60)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=60)
 
 
 def main(argv):
@@ -181,7 +183,7 @@ def main(argv):
     auc_hp = classifier_auc(pythia[1], herwig[1])
     auc_real = classifier_auc(real_sr[1][real_sr[2] == 0], toy_sr[1][toy_sr[2] == 0][:40_000])
 
-    plot(real_k, toy_k, real_sr, toy_sr, pathlib.Path(FLAGS.out + ".png"))
+    plot(real_k, toy_k, real_sr, toy_sr, RESULTS / "toy_calibration.png")
     lines = [
         "# Toy generator vs real LHCO R&D data",
         "",
@@ -200,11 +202,10 @@ def main(argv):
         "",
         "![toy vs real](toy_calibration.png)",
     ]
-    md = pathlib.Path(FLAGS.out + ".md")
-    tmp = atomic_path(md)
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(md)
-    print("\n".join(lines))
+    print(write_results("toy_calibration", "\n".join(lines) + "\n", {
+        "seed": FLAGS.seed, "n_background": FLAGS.n_background, "generation_seconds": seconds,
+        "rows": {k: {"real": r, "toy": t} for k, (r, t) in rows.items()},
+        "auc_pythia_vs_herwig": auc_hp, "auc_real_vs_toy": auc_real}))
 
 
 if __name__ == "__main__":

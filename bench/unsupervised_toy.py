@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+import sys
 import time
 
 import numpy as np
 
-from resad_tf.outputs import atomic_path
-
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import write_results  # noqa: E402
 
 
 def main():
@@ -109,8 +109,8 @@ def main():
              "| method | AUC | max SIC | SIC at eff_s=0.2 | fit s |", "| --- | --- | --- | --- | --- |"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['auc']:.3f} | {r['max_sic']:.2f} | {r['sic_at_0_2']:.2f} | {timings[name]:.0f} |")
-    with atomic_path(RESULTS / "unsupervised_toy.md") as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+    write_results("unsupervised_toy", "\n".join(lines) + "\n",
+                  {"rows": rows, "fit_seconds": timings, "seed": args.seed})
     print("\n".join(lines))
 
 

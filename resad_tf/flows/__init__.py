@@ -3,7 +3,7 @@
 * :class:`ConditionalFlow` - MAF (affine) or rational-quadratic-spline flow, a ``tf.Module``
 * :func:`train` / :class:`FlowHistory` - the one training loop (AdamW-style, early
   stopping, NaN recovery, per-epoch checkpoints)
-* :func:`ensemble_log_prob` - density averaged over checkpoints
+* :func:`ensemble_log_prob` / :func:`ensemble_sample` - the mixture of checkpoints (density, samples)
 * :func:`export` / :func:`load` - SavedModel usable with plain ``tf.saved_model.load``
 * :class:`MjjDensity` - KDE of m_jj in the signal region (sampling SR masses)
 
@@ -19,6 +19,7 @@ _WHERE = {
     "FlowHistory": "training",
     "mean_nll": "training",
     "ensemble_log_prob": "ensemble",
+    "ensemble_sample": "ensemble",
     "export": "savedmodel",
     "load": "savedmodel",
     "LoadedFlow": "savedmodel",

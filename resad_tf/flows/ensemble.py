@@ -2,6 +2,8 @@
 
 Averaging the densities of the best few epochs (``FlowHistory.best_checkpoints``)
 smooths the epoch-to-epoch jitter of a flow, as CATHODE and LaCATHODE do.
+:func:`ensemble_sample` draws from that same mixture: each row picks one
+checkpoint uniformly at random.
 
 >>> import numpy as np
 >>> from resad_tf.flows import ConditionalFlow
@@ -15,6 +17,8 @@ True
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 import tensorflow as tf
 
@@ -38,3 +42,30 @@ def ensemble_log_prob(flow, checkpoints, x, context) -> tf.Tensor:
     finally:
         flow.set_weights(current)
     return tf.reduce_logsumexp(tf.stack(log_probs), axis=0) - math.log(len(checkpoints))
+
+
+def ensemble_sample(flow, checkpoints, context, seed=None) -> np.ndarray:
+    """One x per ``context`` row from the mixture mean_k p_k(x | c) of ``checkpoints``.
+
+    Each row is assigned to a checkpoint uniformly at random (by ``seed``), so the
+    samples follow the density that :func:`ensemble_log_prob` evaluates.  The
+    flow's own weights are restored afterwards.
+    """
+    checkpoints = list(checkpoints)
+    if not checkpoints:
+        raise InputError("ensemble_sample needs at least one checkpoint")
+    context = np.asarray(context, np.float32)
+    n = len(context)
+    rng = np.random.default_rng(seed)
+    which = rng.integers(len(checkpoints), size=n)
+    out = np.empty((n, flow.dim), np.float32)
+    current = flow.get_weights()
+    try:
+        for k, weights in enumerate(checkpoints):
+            rows = np.flatnonzero(which == k)
+            if len(rows):
+                flow.set_weights(weights)
+                out[rows] = flow.sample(len(rows), context[rows], seed=int(rng.integers(2**31 - 1)))
+    finally:
+        flow.set_weights(current)
+    return out

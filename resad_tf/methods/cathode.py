@@ -2,7 +2,8 @@
 
 CATHODE: a conditional flow p_bg(x | m) learned in the sidebands is sampled
 in the signal region, at masses drawn from a KDE of the SR data's m_jj, with
-``oversampling`` times as many events as the SR data.  A classifier trained
+``oversampling`` times as many events as the SR data, drawn equally from the
+flow's ``n_checkpoints`` best epochs.  A classifier trained
 on SR data vs these synthetic background events approaches the data/background
 likelihood ratio: the idealized anomaly detector, but with a learned
 background estimate.  Ensembling over the best epochs and runs follows the
@@ -30,6 +31,8 @@ from resad_tf.methods.density import ConditionalDensity, FlowOptions
 @dataclasses.dataclass(frozen=True)
 class CATHODEConfig(FlowOptions, ClassifierOptions):
     oversampling: int = option(4, "synthetic background events per SR data event")
+    sample_checkpoints: bool = option(True, "draw the synthetic background from the mixture of the flow's "
+                                      "n_checkpoints best epochs, as the paper does (False: the best epoch alone)")
     n_best_epochs: int = option(10, "MLP: average the models of this many lowest-val-loss epochs")
 
 
@@ -51,7 +54,7 @@ class CATHODE(Method):
         return self
 
     def _synthetic(self, mjj):
-        return self.background_.sample(mjj, seed=self.seed + 2)
+        return self.background_.sample(mjj, seed=self.seed + 2, ensemble=self.config.sample_checkpoints)
 
     def _inputs(self, events: Events) -> np.ndarray:
         return events.x

@@ -116,9 +116,18 @@ class ConditionalDensity:
         """log p(x | m) in the original feature space."""
         return self.log_prob_y(self.y(events), events.mjj, ensemble) + self.scaler_.log_abs_det_jacobian(events.x)
 
-    def sample(self, mjj: np.ndarray, seed) -> np.ndarray:
-        """One x per mass in ``mjj`` (original feature space)."""
-        y = np.asarray(self.flow_.sample(len(mjj), self.context(mjj), seed=seed), np.float64)
+    def sample(self, mjj: np.ndarray, seed, ensemble: bool = False) -> np.ndarray:
+        """One x per mass in ``mjj`` (original feature space).
+
+        ``ensemble``: draw from the mixture of the checkpoint ensemble (the density
+        that :meth:`log_prob` evaluates) instead of the best epoch alone.
+        """
+        from resad_tf.flows import ensemble_sample
+
+        c = self.context(mjj)
+        y = (ensemble_sample(self.flow_, self.checkpoints_, c, seed=seed) if ensemble
+             else self.flow_.sample(len(mjj), c, seed=seed))
+        y = np.asarray(y, np.float64)
         return self.scaler_.inverse_transform(y)
 
     def latent(self, events: Events) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""MjjDensity: a normalised, window-truncated KDE that samples what it describes."""
+"""MjjDensity: a normalised KDE on the window, unbiased at its edges, that samples what it describes."""
 
 import numpy as np
 import pytest
@@ -10,11 +10,11 @@ from resad_tf.flows import MjjDensity
 WINDOW = (3.3, 3.7)
 
 
-@pytest.fixture(scope="module")
-def density():
+@pytest.fixture(scope="module", params=[True, False], ids=["reflected", "truncated"])
+def density(request):
     # a falling spectrum, like QCD dijets, over a range wider than the window
     mjj = 2.8 + np.random.default_rng(0).exponential(0.5, 20000)
-    return MjjDensity(WINDOW).fit(mjj)
+    return MjjDensity(WINDOW, reflect=request.param).fit(mjj)
 
 
 def test_log_prob_is_normalised_on_the_window(density):
@@ -33,6 +33,28 @@ def test_samples_follow_log_prob_and_stay_in_the_window(density):
     cdf = np.concatenate([[0], np.cumsum(pdf * np.diff(grid))])
     assert stats.kstest(m, lambda v: np.interp(v, grid, cdf / cdf[-1])).pvalue > 1e-3
     np.testing.assert_array_equal(m, density.sample(4000, seed=1))
+
+
+@pytest.mark.parametrize("shape", ["flat", "falling"])
+def test_no_deficit_at_the_window_edges(shape):
+    """A truncated KDE halves the density within a bandwidth of each edge; reflection must not."""
+    rng = np.random.default_rng(3)
+    if shape == "flat":
+        mjj, truth = rng.uniform(*WINDOW, 200_000), lambda m: np.full_like(m, 2.5)
+    else:  # exp(-m / 0.2 TeV), as steep as the toy's QCD spectrum in the SR
+        mjj = 3.3 + rng.exponential(0.2, 400_000)
+        norm = 0.2 * (1 - np.exp(-0.4 / 0.2))
+        truth = lambda m: np.exp(-(m - 3.3) / 0.2) / norm  # noqa: E731
+    d = MjjDensity(WINDOW).fit(mjj)
+    bw = d.kde_.factor * mjj[(mjj >= 3.3) & (mjj < 3.7)].std()
+    edge = np.array([3.3, 3.3 + bw / 2, 3.7 - bw / 2, 3.7 - 1e-9])
+    np.testing.assert_allclose(np.exp(d.log_prob(edge)), truth(edge), rtol=0.05)
+    m = d.sample(400_000, seed=1)
+    truncated = MjjDensity(WINDOW, reflect=False).fit(mjj).sample(400_000, seed=1)
+    for a, b in [(3.3, 3.3 + bw), (3.7 - bw, 3.7)]:  # sampled fraction in one bandwidth at each edge
+        expected = np.trapezoid(truth(np.linspace(a, b, 101)), np.linspace(a, b, 101))
+        assert np.mean((m >= a) & (m < b)) == pytest.approx(expected, rel=0.06)
+        assert np.mean((truncated >= a) & (truncated < b)) < 0.85 * expected  # the bias reflection removes
 
 
 def test_user_errors():

@@ -8,7 +8,7 @@ import tensorflow as tf
 from scipy import stats
 
 from resad_tf.errors import InputError
-from resad_tf.flows import ConditionalFlow, ensemble_log_prob, mean_nll, train
+from resad_tf.flows import ConditionalFlow, ensemble_log_prob, ensemble_sample, mean_nll, train
 
 
 def toy(n, seed):
@@ -149,6 +149,28 @@ def test_ensemble_log_prob():
     np.testing.assert_allclose(ensemble_log_prob(flow, h.best_checkpoints(2), x, c), expected,
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(flow.log_prob(x, c), lp)  # weights restored
+
+
+def test_ensemble_sample_draws_from_the_checkpoint_mixture():
+    """Two checkpoints, the second trained on shifted data: the mixture's samples match an equal mix."""
+    flow = ConditionalFlow(dim=2, n_blocks=2, hidden_units=(8,), seed=0)
+    d = small_data(2048)
+    train(flow, **d, epochs=5, learning_rate=1e-2, verbose=False)
+    near = flow.get_weights()
+    train(flow, **dict(d, x=d["x"] + 4.0, x_val=d["x_val"] + 4.0), epochs=5, learning_rate=1e-2, verbose=False)
+    far = flow.get_weights()
+    c = np.zeros(20000, np.float32)
+    x_near = ensemble_sample(flow, [near], c, seed=1)
+    x_far = ensemble_sample(flow, [far], c, seed=1)
+    assert np.all(x_far.mean(axis=0) - x_near.mean(axis=0) > 1.0)  # the two components differ
+    mixed = ensemble_sample(flow, [near, far], c, seed=2)
+    # an equal mix of the components, 10k each, vs the mixture sampler: two-sample KS per coordinate
+    reference = np.concatenate([x_near[:10000], x_far[10000:]])
+    for j in range(2):
+        assert stats.ks_2samp(mixed[:, j], reference[:, j]).pvalue > 1e-3
+        assert stats.ks_2samp(mixed[:, j], x_far[:, j]).pvalue < 1e-6
+    np.testing.assert_array_equal(flow.get_weights()[0], far[0])  # weights restored
+    np.testing.assert_array_equal(ensemble_sample(flow, [near, far], c, seed=2), mixed)  # seeded
 
 
 @pytest.mark.parametrize(
