@@ -191,7 +191,7 @@ def fidelity(densities) -> list[dict]:
                                  **separability(ev.x, x, FLAGS.seed)))
                 print(rows[-1], flush=True)
             if not ensemble:
-                plots.ratio_panels((sampled["SR"], None), {label: (regions_truth["SR"].x, None)},
+                plots.ratio_panels((sampled["SR"], None), {"true background": (regions_truth["SR"].x, None)},
                                    regions_truth["SR"].features, RESULTS / f"flow_fidelity_{label}.png",
                                    reference_label=f"{label} samples",
                                    title=f"SR: true background / {label} samples at the same m_jj")
@@ -200,8 +200,8 @@ def fidelity(densities) -> list[dict]:
 
 def main(argv):
     runtime.configure()
-    densities = [(label, ConditionalDensity.load(path)) for label, _, path in
-                 (m.partition("=") for m in FLAGS.model)]
+    loaded = [m.partition("=")[::2] for m in FLAGS.model]
+    densities = [(label, ConditionalDensity.load(path)) for label, path in loaded]
     train_specs = [parse_train(t) for t in FLAGS.train]
     regions = None
     if train_specs or FLAGS.ladder_seeds:  # the data set of bench/compare_methods.py (and bin/<method>)
@@ -209,7 +209,7 @@ def main(argv):
                                                    toy_n_background=FLAGS.toy_n_background, quiet=True),
                                     frozenset({"reference"}) if FLAGS.ladder_seeds
                                     else frozenset())
-    settings = {}
+    settings = {label: {"loaded_from": path} for label, path in loaded}
     for label, opts in train_specs:
         t0 = time.time()
         sb = regions.require_sidebands("flow_fidelity")
@@ -233,6 +233,7 @@ def main(argv):
 
         new = {key(r) for r in ladder_rows}
         ladder_rows = [r for r in old.get("ladder", []) if key(r) not in new] + ladder_rows
+    rows.sort(key=lambda r: r["label"] != "truth vs truth")  # the floor first
     columns = ["label", "sampling", "region", "n", "auc"] + [f"excess_{q:g}" for q in TAIL_FRACTIONS]
     text = (
         "# Flow fidelity: true background vs background-flow samples\n\n"
@@ -241,7 +242,7 @@ def main(argv):
         "same m_jj. HGB classifier truth vs samples, 2-fold cross-fitted.\n"
         "excess_q = (truth fraction) / (sample fraction) above the score that keeps a fraction q of the "
         "samples: 1 = the flow populates the most truth-like corner correctly.\n\n"
-        + markdown_table(rows, columns)
+        + markdown_table(rows, columns, floatfmt=".4g")
         + (f"\n\n## IAD -> CATHODE ladder\n\n"
            f"One classifier setup (mlp: the cpu profile {CPU_CLASSIFIER}; hgb: 10 HGB members) trained on "
            f"the SR data (N_sig={FLAGS.n_sig}, "
@@ -253,7 +254,7 @@ def main(argv):
            + "\n\nPer classifier seed:\n\n"
            + markdown_table(ladder_rows, ["classifier", "density", "reference", "n_reference", "classifier_seed", "auc",
                                           "max_sic", "seconds"]) if ladder_rows else "")
-        + "\n\nTrained here (cpu profile with changes):\n\n```\n"
+        + "\n\nDensities (loaded, or trained here: the cpu profile with changes):\n\n```\n"
         + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```\n"
     )
     print(write_results("flow_fidelity", text, {"rows": rows, "ladder": ladder_rows, "settings": settings}))
