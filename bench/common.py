@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -16,6 +17,23 @@ LHCO = pathlib.Path(os.environ.get("RESAD_LHCO_DIR", pathlib.Path(__file__).reso
 CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=0, n_best_epochs=5)
 CPU_FLOW = dict(n_blocks=6, flow_hidden=(64,), flow_epochs=20, flow_batch_size=1024, flow_learning_rate=1e-3,
                 n_checkpoints=5)
+
+
+def with_changes(config, assignments):
+    """``config`` (a dataclass) with 'field=value' strings applied, each value parsed as the field's type.
+
+    >>> from resad_tf.methods.density import FlowOptions
+    >>> with_changes(FlowOptions(), ["transform=rqs", "flow_hidden=64,64", "batch_norm=true"]).flow_hidden
+    (64, 64)
+    """
+    changes = {}
+    for item in filter(None, assignments):
+        key, _, value = item.partition("=")
+        default = getattr(config, key)  # AttributeError names a field the config does not have
+        changes[key] = (tuple(type(default[0])(v) for v in value.split(",")) if isinstance(default, tuple)
+                        else value.lower() in ("1", "true") if isinstance(default, bool)
+                        else type(default)(value))
+    return dataclasses.replace(config, **changes)
 
 
 def machine() -> str:

@@ -23,7 +23,7 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, write_results  # noqa: E402
+from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, with_changes, write_results  # noqa: E402
 
 from resad_tf import cli, methods, metrics, runtime  # noqa: E402
 
@@ -53,18 +53,12 @@ CPU_PROFILE = {
 
 
 def literature_config(cls):
-    """The Config of configs/<method>.flags (flags that are not Config fields are skipped)."""
-    fields = {f.name: f.type for f in dataclasses.fields(cls.Config)}
-    values = {}
+    """The Config of configs/<method>.flags: its '--field=value' lines that are Config fields (other flags are
+    skipped, and so are bare boolean flags such as --flow_jit)."""
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
     path = RESULTS.parent.parent / "configs" / f"{cls.name}.flags"
-    for line in path.read_text().splitlines():
-        if line.startswith("--") and "=" in line:
-            k, v = line[2:].split("=", 1)
-            if k in fields:
-                default = getattr(cls.Config(), k)
-                values[k] = (tuple(type(default[0])(x) for x in v.split(",")) if isinstance(default, tuple)
-                             else type(default)(v))
-    return cls.Config(**values)
+    items = [line[2:] for line in path.read_text().splitlines() if line.startswith("--") and "=" in line]
+    return with_changes(cls.Config(), [item for item in items if item.split("=", 1)[0] in fields])
 
 
 def config_for(cls):
@@ -81,15 +75,7 @@ def parse_variant(text: str):
     label, _, rest = text.partition("=")
     name, *assignments = rest.split(":")
     cls = methods.get(name)
-    cfg = config_for(cls)
-    changes = {}
-    for item in assignments:
-        key, _, value = item.partition("=")
-        default = getattr(cfg, key)  # AttributeError names a field the method does not have
-        changes[key] = (tuple(type(default[0])(v) for v in value.split(",")) if isinstance(default, tuple)
-                        else value.lower() in ("1", "true") if isinstance(default, bool)
-                        else type(default)(value))
-    return label, cls, dataclasses.replace(cfg, **changes)
+    return label, cls, with_changes(config_for(cls), assignments)
 
 
 def main(argv):

@@ -46,7 +46,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, write_results  # noqa: E402
+from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, with_changes, write_results  # noqa: E402
 
 from resad_tf import cli, data, metrics, plots, runtime  # noqa: E402
 from resad_tf.methods.density import ConditionalDensity, FlowOptions  # noqa: E402
@@ -76,15 +76,7 @@ TAIL_FRACTIONS = (0.01, 0.001)
 def parse_train(text: str):
     """'label=field=value:field=value' -> (label, FlowOptions of the cpu profile with the changes)."""
     label, _, rest = text.partition("=")
-    opts = FlowOptions(**CPU_FLOW)
-    changes = {}
-    for item in filter(None, rest.split(":")):
-        key, _, value = item.partition("=")
-        default = getattr(opts, key)  # AttributeError names a field FlowOptions does not have
-        changes[key] = (tuple(type(default[0])(v) for v in value.split(",")) if isinstance(default, tuple)
-                        else value.lower() in ("1", "true") if isinstance(default, bool)
-                        else type(default)(value))
-    return label, dataclasses.replace(opts, **changes)
+    return label, with_changes(FlowOptions(**CPU_FLOW), rest.split(":"))
 
 
 def separability(truth: np.ndarray, other: np.ndarray, seed: int) -> dict:
@@ -112,8 +104,8 @@ def separability(truth: np.ndarray, other: np.ndarray, seed: int) -> dict:
 ARMS = {
     "truth": "truth (IAD)",
     "truth_m": "best epoch at the truth's m_jj",
-    "kde_m": "best epoch at KDE m_jj (CATHODE)",
-    "mixture_kde_m": "checkpoint mixture at KDE m_jj",
+    "kde_m": "best epoch at KDE m_jj",
+    "mixture_kde_m": "checkpoint mixture at KDE m_jj (CATHODE)",
     "truncated_kde_m": "best epoch at truncated-KDE m_jj (before the edge fix)",
     "mixture_truncated_kde_m": "checkpoint mixture at truncated-KDE m_jj",
 }

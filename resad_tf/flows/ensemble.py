@@ -16,13 +16,23 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
-
 import tensorflow as tf
 
 from resad_tf.errors import InputError
+
+
+@contextlib.contextmanager
+def _weights_restored(flow):
+    """Let the body load checkpoints into ``flow``; its own weights come back afterwards."""
+    current = flow.get_weights()
+    try:
+        yield
+    finally:
+        flow.set_weights(current)
 
 
 def ensemble_log_prob(flow, checkpoints, x, context) -> tf.Tensor:
@@ -33,14 +43,11 @@ def ensemble_log_prob(flow, checkpoints, x, context) -> tf.Tensor:
     checkpoints = list(checkpoints)
     if not checkpoints:
         raise InputError("ensemble_log_prob needs at least one checkpoint")
-    current = flow.get_weights()
-    try:
+    with _weights_restored(flow):
         log_probs = []
         for weights in checkpoints:
             flow.set_weights(weights)
             log_probs.append(flow.log_prob(x, context))
-    finally:
-        flow.set_weights(current)
     return tf.reduce_logsumexp(tf.stack(log_probs), axis=0) - math.log(len(checkpoints))
 
 
@@ -59,13 +66,10 @@ def ensemble_sample(flow, checkpoints, context, seed=None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     which = rng.integers(len(checkpoints), size=n)
     out = np.empty((n, flow.dim), np.float32)
-    current = flow.get_weights()
-    try:
+    with _weights_restored(flow):
         for k, weights in enumerate(checkpoints):
             rows = np.flatnonzero(which == k)
             if len(rows):
                 flow.set_weights(weights)
                 out[rows] = flow.sample(len(rows), context[rows], seed=int(rng.integers(2**31 - 1)))
-    finally:
-        flow.set_weights(current)
     return out

@@ -103,14 +103,9 @@ class ConditionalDensity:
         """log p(y | m) in the preprocessed space (checkpoint-averaged when ``ensemble``)."""
         from resad_tf.flows import ensemble_log_prob
 
-        c = self.context(mjj)
-        out = []
-        for i in range(0, len(y), 65536):
-            sl = slice(i, i + 65536)
-            lp = (ensemble_log_prob(self.flow_, self.checkpoints_, y[sl], c[sl]) if ensemble
-                  else self.flow_.log_prob(y[sl], c[sl]))
-            out.append(np.asarray(lp, np.float64))
-        return np.concatenate(out) if out else np.zeros(0)
+        c = self.context(mjj)  # the flow evaluates large inputs in row chunks itself
+        lp = ensemble_log_prob(self.flow_, self.checkpoints_, y, c) if ensemble else self.flow_.log_prob(y, c)
+        return np.asarray(lp, np.float64)
 
     def log_prob(self, events: Events, ensemble: bool = True) -> np.ndarray:
         """log p(x | m) in the original feature space."""
