@@ -36,6 +36,45 @@ def with_changes(config, assignments):
     return dataclasses.replace(config, **changes)
 
 
+TAIL_FRACTIONS = (0.01, 0.001)
+
+
+def separability(truth, other, seed: int, other_weight=None) -> dict:
+    """2-fold cross-fitted HGB truth (1) vs ``other`` (0, optionally weighted): AUC and tail excesses.
+
+    excess_q = (truth fraction) / (other's weighted fraction) above the score that keeps a fraction q of
+    ``other``'s weight: 1 = ``other`` populates the most truth-like corner as the truth does.
+    """
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from resad_tf import metrics
+
+    x = np.concatenate([truth, other])
+    y = np.concatenate([np.ones(len(truth)), np.zeros(len(other))])
+    w_other = np.ones(len(other)) if other_weight is None else np.asarray(other_weight, np.float64)
+    # classes balanced in weight, as every classifier of the toolkit trains
+    w = np.concatenate([np.full(len(truth), w_other.sum() / len(truth)), w_other])
+    clf = HistGradientBoostingClassifier(max_iter=200, early_stopping=True, validation_fraction=0.2,
+                                         random_state=seed)
+    folds = StratifiedKFold(2, shuffle=True, random_state=seed)
+    s = cross_val_predict(clf, x, y, cv=folds, method="predict_proba", params={"sample_weight": w})[:, 1]
+    out = {"auc": metrics.auc(y, s, w)}
+    s_truth, s_other = s[y == 1], s[y == 0]
+    order = np.argsort(s_other)
+    cum = np.cumsum(w_other[order]) / w_other.sum()
+    for q in TAIL_FRACTIONS:
+        cut = s_other[order][min(np.searchsorted(cum, 1 - q), len(order) - 1)]
+        above = s_other > cut
+        n_t, w_o = int((s_truth > cut).sum()), w_other[above].sum()
+        n_o_eff = w_o**2 / max((w_other[above] ** 2).sum(), 1e-300)  # effective count of the weighted tail
+        ratio = (n_t / len(s_truth)) / max(w_o / w_other.sum(), 1e-12)
+        err = ratio * np.sqrt(1 / max(n_t, 1) + 1 / max(n_o_eff, 1))
+        out[f"excess_{q:g}"] = f"{ratio:.2f} ± {err:.2f}"
+    return out
+
+
 def machine() -> str:
     """CPU model, cores, the load when the bench started (the machines are shared), Python, date."""
     cpu = platform.processor() or platform.machine()

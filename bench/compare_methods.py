@@ -49,15 +49,23 @@ CPU_PROFILE = {
     "cwola": dict(CPU_CLASSIFIER, k_folds=5),
     "cathode": dict(CPU_CLASSIFIER, **CPU_FLOW), "lacathode": dict(CPU_CLASSIFIER, **CPU_FLOW),
     "anode": CPU_FLOW, "ranode": dict(CPU_FLOW, signal_blocks=4, signal_hidden=(64,)),
+    "autoencoder": dict(epochs=30, batch_size=1024), "vae": dict(epochs=30, batch_size=1024),
 }
 
 
 def literature_config(cls):
-    """The Config of configs/<method>.flags: its '--field=value' lines that are Config fields (other flags are
-    skipped, and so are bare boolean flags such as --flow_jit)."""
+    """The Config of configs/<method>.flags: its '--field=value', '--field' and '--nofield' lines that name
+    Config fields (other flags, e.g. the shared --sr, are left to the caller)."""
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     path = RESULTS.parent.parent / "configs" / f"{cls.name}.flags"
-    items = [line[2:] for line in path.read_text().splitlines() if line.startswith("--") and "=" in line]
+    items = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("--"):
+            continue
+        item = line[2:].strip()
+        if "=" not in item:  # absl's bare boolean forms
+            item = f"{item[2:]}=false" if item.startswith("no") and item[2:] in fields else f"{item}=true"
+        items.append(item)
     return with_changes(cls.Config(), [item for item in items if item.split("=", 1)[0] in fields])
 
 

@@ -42,11 +42,11 @@ import dataclasses
 import sys
 import time
 
-import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, with_changes, write_results  # noqa: E402
+from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
+                    separability, with_changes, write_results)
 
 from resad_tf import cli, data, metrics, plots, runtime  # noqa: E402
 from resad_tf.methods.density import ConditionalDensity, FlowOptions  # noqa: E402
@@ -70,35 +70,10 @@ flags.DEFINE_enum("ladder_classifier", "mlp", ["mlp", "hgb"], "ladder classifier
 flags.DEFINE_bool("fidelity", True, "run the truth-vs-samples classifier test")
 FLAGS = flags.FLAGS
 
-TAIL_FRACTIONS = (0.01, 0.001)
-
-
 def parse_train(text: str):
     """'label=field=value:field=value' -> (label, FlowOptions of the cpu profile with the changes)."""
     label, _, rest = text.partition("=")
     return label, with_changes(FlowOptions(**CPU_FLOW), rest.split(":"))
-
-
-def separability(truth: np.ndarray, other: np.ndarray, seed: int) -> dict:
-    """2-fold cross-fitted HGB truth (1) vs other (0): AUC and tail excesses."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    x = np.concatenate([truth, other])
-    y = np.concatenate([np.ones(len(truth)), np.zeros(len(other))])
-    clf = HistGradientBoostingClassifier(max_iter=200, early_stopping=True, validation_fraction=0.2,
-                                         random_state=seed)
-    folds = StratifiedKFold(2, shuffle=True, random_state=seed)
-    s = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
-    out = {"auc": metrics.auc(y, s)}
-    s_truth, s_other = s[y == 1], s[y == 0]
-    for q in TAIL_FRACTIONS:
-        cut = np.quantile(s_other, 1 - q)
-        n_t, n_o = int((s_truth > cut).sum()), int((s_other > cut).sum())
-        ratio = (n_t / len(s_truth)) / max(n_o / len(s_other), 1e-12)
-        err = ratio * np.sqrt(1 / max(n_t, 1) + 1 / max(n_o, 1))
-        out[f"excess_{q:g}"] = f"{ratio:.2f} ± {err:.2f}"
-    return out
 
 
 ARMS = {

@@ -84,6 +84,17 @@ class Salad(Method):
     needs = frozenset({"simulation"})
 
     def fit(self, regions: Regions) -> "Salad":
+        self.reweight(regions)
+        self.discriminator_ = Discriminator(self.config, seed=self.seed + 2, verbose=self.verbose)
+        self.discriminator_.fit(self.sr_data_.x, self.sr_sim_.x, self.sr_data_.weight, self.sr_sim_weight_)
+        return self
+
+    def reweight(self, regions: Regions) -> np.ndarray:
+        """Steps 1-2: fit the DCTR weights in the sidebands; return the SR simulation's weights.
+
+        Sets ``sr_sim_`` (the SR simulation), ``sr_sim_weight_`` (its weights; the simulation's own
+        weights when ``reweight`` is off) and the held-out sideband closure samples.
+        """
         cfg, w = self.config, regions.window
         sim = regions.simulation
         sb_data = regions.require_sidebands("SALAD")
@@ -107,9 +118,7 @@ class Salad(Method):
             self.dctr_.fit(sb_data_fit.xm(), sb_sim_fit.xm(), sb_data_fit.weight, sb_sim_fit.weight)
             sim_weight = sim_weight * self.dctr_.weights(self.sr_sim_.xm())
         self.sr_sim_weight_ = sim_weight
-        self.discriminator_ = Discriminator(cfg, seed=self.seed + 2, verbose=self.verbose)
-        self.discriminator_.fit(self.sr_data_.x, self.sr_sim_.x, self.sr_data_.weight, sim_weight)
-        return self
+        return sim_weight
 
     def score(self, events: Events) -> np.ndarray:
         return self.discriminator_.predict(events.x)
