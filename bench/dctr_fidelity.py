@@ -31,6 +31,7 @@ bench/compare_methods.py (N_sig, seed).  Writes bench/results/dctr_fidelity.md/.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -48,7 +49,10 @@ from resad_tf.methods.salad import Salad, SaladConfig  # noqa: E402
 flags.DEFINE_multi_string("variant", ["cpu="], "label=field=value:field=value of SALAD's cpu-profile config "
                           "(repeatable; 'label=' for the profile as is)")
 flags.DEFINE_integer("n_sig", 1000, "signal injected in the data (as bench/compare_methods.py)")
-flags.DEFINE_integer("seed", 0, "data and DCTR seed")
+flags.DEFINE_integer("seed", 0, "data seed")
+flags.DEFINE_integer("dctr_seed", None, "DCTR training seed (default: --seed)")
+flags.DEFINE_bool("baselines", True, "also run the truth-vs-truth floor, the bare simulation and the IAD arm")
+flags.DEFINE_string("tag", "", "result file suffix: bench/results/dctr_fidelity<_tag>.md")
 flags.DEFINE_string("sr", "3.3,3.7", "signal region, TeV")
 flags.DEFINE_integer("toy_n_background", 1_000_000, "background events of the toy data (as the scripts)")
 flags.DEFINE_list("ladder_seeds", ["0", "1", "2"], "SR-classifier seeds of the ladder (empty: skip it)")
@@ -60,6 +64,10 @@ FLAGS = flags.FLAGS
 LADDER_CLASSIFIER = ClassifierOptions(classifier="hgb", n_estimators=10)
 
 
+def _dctr_seed() -> int:
+    return FLAGS.seed if FLAGS.dctr_seed is None else FLAGS.dctr_seed
+
+
 def reweightings(regions):
     """(label, SR simulation weights, held-out SB (data, simulation, weights) or None, settings) per variant."""
     out = []
@@ -67,7 +75,7 @@ def reweightings(regions):
         label, _, rest = text.partition("=")
         cfg = with_changes(SaladConfig(**CPU_CLASSIFIER), rest.split(":"))
         t0 = time.time()
-        salad = Salad(cfg, seed=FLAGS.seed, verbose=False)
+        salad = Salad(cfg, seed=_dctr_seed(), verbose=False)
         w_sr = salad.reweight(regions)
         check = None
         if salad.dctr_ is not None:
@@ -82,7 +90,7 @@ def reweightings(regions):
         ref = regions.reference
         cfg = with_changes(SaladConfig(**CPU_CLASSIFIER), out[0][4]["changes"].split(":"))
         t0 = time.time()
-        dctr = DCTRReweighter(cfg, seed=FLAGS.seed, max_weight=cfg.max_weight).fit(ref.xm(), sim.xm())
+        dctr = DCTRReweighter(cfg, seed=_dctr_seed(), max_weight=cfg.max_weight).fit(ref.xm(), sim.xm())
         out.append(("sr_truth (diagnostic)", sim, sim.weight * dctr.weights(sim.xm()), None,
                     dict(changes="DCTR fitted in the SR, truth vs simulation, with the first variant's settings",
                          dctr_minutes=round((time.time() - t0) / 60, 1))))
@@ -92,11 +100,15 @@ def reweightings(regions):
 def fidelity(regions, variants) -> list[dict]:
     truth = regions.reference.x
     half = len(truth) // 2
-    rows = [dict(label="truth vs truth", region="SR", **separability(truth[:half], truth[half:2 * half], FLAGS.seed))]
-    print(rows[-1], flush=True)
     sim = variants[0][1]
-    rows.append(dict(label="simulation, no weights", region="SR", **separability(truth, sim.x, FLAGS.seed, sim.weight)))
-    print(rows[-1], flush=True)
+    rows = []
+    if FLAGS.baselines:
+        rows.append(dict(label="truth vs truth", region="SR",
+                         **separability(truth[:half], truth[half:2 * half], FLAGS.seed)))
+        print(rows[-1], flush=True)
+        rows.append(dict(label="simulation, no weights", region="SR",
+                         **separability(truth, sim.x, FLAGS.seed, sim.weight)))
+        print(rows[-1], flush=True)
     for label, sim, w, check, _ in variants:
         rows.append(dict(label=label, region="SR", **separability(truth, sim.x, FLAGS.seed, w)))
         print(rows[-1], flush=True)
@@ -110,7 +122,7 @@ def fidelity(regions, variants) -> list[dict]:
 def ladder(regions, variants, seeds) -> list[dict]:
     sr, test, ref = regions.sr, regions.test, regions.reference
     sim = variants[0][1]
-    arms = [("truth (IAD)", ref.x, ref.weight), ("simulation, no weights", sim.x, sim.weight)]
+    arms = [("truth (IAD)", ref.x, ref.weight), ("simulation, no weights", sim.x, sim.weight)] if FLAGS.baselines else []
     arms += [(label, s.x, w) for label, s, w, _, _ in variants]
     rows = []
     for label, x0, w0 in arms:
@@ -138,14 +150,16 @@ def ladder_summary(rows) -> list[dict]:
 
 
 def main(argv):
-    runtime.configure()
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # the MLP also runs on JAX
+        runtime.configure()
     regions = cli.build_regions(cli.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
                                                toy_n_background=FLAGS.toy_n_background, quiet=True), frozenset({"reference", "simulation"}))
     variants = reweightings(regions)
     rows = fidelity(regions, variants) if FLAGS.fidelity else []
     ladder_rows = ladder(regions, variants, [int(s) for s in FLAGS.ladder_seeds]) if FLAGS.ladder_seeds else []
     settings = {label: s for label, _, _, _, s in variants}
-    path = RESULTS / "dctr_fidelity.json"
+    name = "dctr_fidelity" + (f"_{FLAGS.tag}" if FLAGS.tag else "")
+    path = RESULTS / f"{name}.json"
     if FLAGS.merge and path.exists():
         old = json.loads(path.read_text())
         new = {r["label"] for r in rows}
@@ -157,7 +171,7 @@ def main(argv):
     rows.sort(key=lambda r: r["label"] != "truth vs truth")
     text = (
         "# DCTR fidelity: true SR background vs SALAD's weighted simulation\n\n"
-        f"Machine: {machine()}. Toy, N_sig={FLAGS.n_sig} (seed {FLAGS.seed}), SR {FLAGS.sr} TeV; truth = the IAD's "
+        f"Machine: {machine()}. Toy, N_sig={FLAGS.n_sig} (data seed {FLAGS.seed}, DCTR seed {_dctr_seed()}), SR {FLAGS.sr} TeV; truth = the IAD's "
         "generator-truth SR background (pythia-like, 4x the data); simulation = the herwig-like sample "
         "(4x the data). HGB truth vs (weighted) simulation, 2-fold cross-fitted; excess_q = truth / weighted "
         "simulation above the score that keeps a fraction q of the simulation's weight.\n\n"
@@ -173,7 +187,7 @@ def main(argv):
         + f"{CPU_CLASSIFIER} with these changes):\n\n```\n"
         + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```\n"
     )
-    print(write_results("dctr_fidelity", text, {"rows": rows, "ladder": ladder_rows, "settings": settings}))
+    print(write_results(name, text, {"rows": rows, "ladder": ladder_rows, "settings": settings}))
 
 
 if __name__ == "__main__":

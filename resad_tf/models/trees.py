@@ -32,7 +32,6 @@ import pathlib
 import joblib
 import numpy as np
 import sklearn
-import xgboost
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
@@ -131,6 +130,8 @@ class TreeEnsembleClassifier(Classifier):
                 validation_fraction=self.validation_fraction,
                 random_state=seed,
             )
+        import xgboost  # imported only for kind='xgb'
+
         return xgboost.XGBClassifier(
             n_estimators=int(self.max_iter),
             learning_rate=self.learning_rate,
@@ -192,6 +193,8 @@ class TreeEnsembleClassifier(Classifier):
             files.append(f"member_{i:03d}.json")
             with atomic_path(directory / files[-1]) as tmp:
                 member.save_model(tmp)
+        import xgboost
+
         return {"xgboost_version": xgboost.__version__, "files": files}
 
     def _load_state(self, directory: pathlib.Path, state: dict) -> None:
@@ -209,6 +212,8 @@ class TreeEnsembleClassifier(Classifier):
             return
         self.members_ = []
         for path in paths:
+            import xgboost
+
             member = xgboost.XGBClassifier(n_jobs=1)
             member.load_model(path)
             self.members_.append(member)
