@@ -28,7 +28,8 @@ from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, w
 from resad_tf import cli, methods, metrics, runtime  # noqa: E402
 
 flags.DEFINE_string("data", "toy", "toy or a labelled v2 features .h5")
-flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "anode", "ranode", "cwola", "salad"],
+flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "anode", "ranode", "cwola", "salad",
+                             "vae", "autoencoder"],
                   "methods to compare")
 flags.DEFINE_list("n_sigs", ["1000"], "injected signal counts")
 flags.DEFINE_list("seeds", ["0"], "seeds")
@@ -150,6 +151,7 @@ def replot(tag: str) -> None:
 
 
 def _plot(rows, tag):
+    """Significance after the best cut vs before it: per method and N_sig the median over seeds, IQR bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,18 +159,26 @@ def _plot(rows, tag):
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(9, 6))
-    ax.set_prop_cycle(color=plt.cm.tab10.colors, marker=["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"])
-    for name in dict.fromkeys(r["method"] for r in rows):
-        rr = sorted((r for r in rows if r["method"] == name), key=lambda r: r["s_over_sqrt_b"])
-        if rr:
-            x = np.array([r["s_over_sqrt_b"] for r in rr])
-            ax.plot(x, [r["max_sic"] * r["s_over_sqrt_b"] for r in rr], ls="-", label=name)
+    markers = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
+    names = [n for n in dict.fromkeys(r["method"] for r in rows)
+             if all(sum(r["method"] == n and r["n_sig"] == k for r in rows) >= 2
+                    for k in {r["n_sig"] for r in rows if r["method"] == n})]
+    for i, name in enumerate(names):
+        points = []
+        for n_sig in sorted({r["n_sig"] for r in rows if r["method"] == name}):
+            rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
+            after = np.array([r["max_sic"] * r["s_over_sqrt_b"] for r in rr])
+            points.append((np.median([r["s_over_sqrt_b"] for r in rr]), *np.percentile(after, [50, 25, 75])))
+        x, y, lo, hi = np.array(points).T
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], color=plt.cm.tab10(i % 10), marker=markers[i % 10],
+                    ls="-" if i < 10 else "--", capsize=3, label=name)
     ax.set_xlabel("S/√B in the SR before the cut", fontsize="medium")
     ax.set_ylabel("S/√B after the best cut\n(max SIC × S/√B)", fontsize="medium")
     ax.set_xlim(0, 1.15 * max(r["s_over_sqrt_b"] for r in rows))
     ax.set_ylim(bottom=0)
     ax.axline((0, 0), slope=1, color="k", ls=":", marker="", label="no cut")
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              title="median, IQR over seeds\n(one-seed variants left out)", title_fontsize="x-small")
     path = RESULTS / f"significance_improvement_{tag}.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
