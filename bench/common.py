@@ -75,6 +75,21 @@ def separability(truth, other, seed: int, other_weight=None) -> dict:
     return out
 
 
+def sr_classifier_run(options, sr, background, background_weight, test, seed: int) -> dict:
+    """One ladder step: train ``options``' classifier on the SR data vs ``background``; AUC and max SIC on
+    ``test`` (the IAD -> method ladders of flow_fidelity.py and dctr_fidelity.py)."""
+    import time
+
+    from resad_tf import metrics
+    from resad_tf.methods.classify import Discriminator
+
+    t0 = time.time()
+    disc = Discriminator(options, seed=seed, verbose=False).fit(sr.x, background, sr.weight, background_weight)
+    s = disc.predict(test.x)
+    return dict(classifier_seed=seed, auc=metrics.auc(test.label, s), max_sic=metrics.max_sic(test.label, s),
+                seconds=round(time.time() - t0))
+
+
 def machine() -> str:
     """CPU model, cores, the load when the bench started (the machines are shared), Python, date."""
     cpu = platform.processor() or platform.machine()

@@ -39,10 +39,10 @@ from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import (CPU_CLASSIFIER, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
-                    separability, with_changes, write_results)
+                    separability, sr_classifier_run, with_changes, write_results)
 
 from resad_tf import cli, metrics, runtime  # noqa: E402
-from resad_tf.methods.classify import ClassifierOptions, Discriminator  # noqa: E402
+from resad_tf.methods.classify import ClassifierOptions  # noqa: E402
 from resad_tf.methods.dctr import DCTRReweighter  # noqa: E402
 from resad_tf.methods.salad import Salad, SaladConfig  # noqa: E402
 
@@ -122,16 +122,14 @@ def fidelity(regions, variants) -> list[dict]:
 def ladder(regions, variants, seeds) -> list[dict]:
     sr, test, ref = regions.sr, regions.test, regions.reference
     sim = variants[0][1]
-    arms = [("truth (IAD)", ref.x, ref.weight), ("simulation, no weights", sim.x, sim.weight)] if FLAGS.baselines else []
+    arms = []
+    if FLAGS.baselines:
+        arms = [("truth (IAD)", ref.x, ref.weight), ("simulation, no weights", sim.x, sim.weight)]
     arms += [(label, s.x, w) for label, s, w, _, _ in variants]
     rows = []
     for label, x0, w0 in arms:
         for seed in seeds:
-            t0 = time.time()
-            disc = Discriminator(LADDER_CLASSIFIER, seed=seed, verbose=False).fit(sr.x, x0, sr.weight, w0)
-            s = disc.predict(test.x)
-            rows.append(dict(reference=label, classifier_seed=seed, auc=metrics.auc(test.label, s),
-                             max_sic=metrics.max_sic(test.label, s), seconds=round(time.time() - t0)))
+            rows.append(dict(reference=label, **sr_classifier_run(LADDER_CLASSIFIER, sr, x0, w0, test, seed)))
             print(rows[-1], flush=True)
     return rows
 
@@ -153,7 +151,8 @@ def main(argv):
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # the MLP also runs on JAX
         runtime.configure()
     regions = cli.build_regions(cli.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
-                                               toy_n_background=FLAGS.toy_n_background, quiet=True), frozenset({"reference", "simulation"}))
+                                               toy_n_background=FLAGS.toy_n_background, quiet=True),
+                                frozenset({"reference", "simulation"}))
     variants = reweightings(regions)
     rows = fidelity(regions, variants) if FLAGS.fidelity else []
     ladder_rows = ladder(regions, variants, [int(s) for s in FLAGS.ladder_seeds]) if FLAGS.ladder_seeds else []
@@ -171,7 +170,8 @@ def main(argv):
     rows.sort(key=lambda r: r["label"] != "truth vs truth")
     text = (
         "# DCTR fidelity: true SR background vs SALAD's weighted simulation\n\n"
-        f"Machine: {machine()}. Toy, N_sig={FLAGS.n_sig} (data seed {FLAGS.seed}, DCTR seed {_dctr_seed()}), SR {FLAGS.sr} TeV; truth = the IAD's "
+        f"Machine: {machine()}. Toy, N_sig={FLAGS.n_sig} (data seed {FLAGS.seed}, DCTR seed {_dctr_seed()}), "
+        f"SR {FLAGS.sr} TeV; truth = the IAD's "
         "generator-truth SR background (pythia-like, 4x the data); simulation = the herwig-like sample "
         "(4x the data). HGB truth vs (weighted) simulation, 2-fold cross-fitted; excess_q = truth / weighted "
         "simulation above the score that keeps a fraction q of the simulation's weight.\n\n"

@@ -46,7 +46,7 @@ from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
-                    separability, with_changes, write_results)
+                    separability, sr_classifier_run, with_changes, write_results)
 
 from resad_tf import cli, data, metrics, plots, runtime  # noqa: E402
 from resad_tf.methods.density import ConditionalDensity, FlowOptions  # noqa: E402
@@ -89,7 +89,7 @@ ARMS = {
 def ladder(densities, seeds, arms, regions) -> list[dict]:
     """Max SIC of one classifier setup trained on SR data vs each background estimate (``arms``)."""
     from resad_tf.flows import MjjDensity
-    from resad_tf.methods.classify import ClassifierOptions, Discriminator
+    from resad_tf.methods.classify import ClassifierOptions
 
     sr, ref, test = regions.sr, regions.reference, regions.test
     window = (regions.window.lo, regions.window.hi)
@@ -109,12 +109,9 @@ def ladder(densities, seeds, arms, regions) -> list[dict]:
     rows = []
     for label, arm, background in backgrounds:
         for seed in seeds:
-            t0 = time.time()
-            disc = Discriminator(cfg, seed=seed, verbose=False).fit(sr.x, background, sr.weight, None)
-            s = disc.predict(test.x)
+            run = sr_classifier_run(cfg, sr, background, None, test, seed)
             rows.append(dict(density=label, reference=ARMS[arm], classifier=FLAGS.ladder_classifier,
-                             n_reference=len(background), classifier_seed=seed, auc=metrics.auc(test.label, s),
-                             max_sic=metrics.max_sic(test.label, s), seconds=round(time.time() - t0)))
+                             n_reference=len(background), **run))
             print(rows[-1], flush=True)
     return rows
 
