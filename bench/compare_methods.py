@@ -119,7 +119,8 @@ def main(argv):
         new_keys = {(r["method"], r["n_sig"], r["seed"]) for r in rows}
         rows = [r for r in old["runs"] if (r["method"], r["n_sig"], r["seed"]) not in new_keys] + rows
         settings = {**old["settings"], **settings}
-    report(rows, settings, tag, f"Data: {FLAGS.data}; profile: {FLAGS.profile}; machine: {machine()}.")
+    flows = f" (flows {FLAGS.flow_epochs} epochs at batch {FLAGS.flow_batch_size})" if FLAGS.profile == "cpu" else ""
+    report(rows, settings, tag, f"Data: {FLAGS.data}; profile: {FLAGS.profile}{flows}; machine: {machine()}.")
 
 
 def report(rows: list[dict], settings: dict, tag: str, header: str) -> None:
