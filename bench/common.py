@@ -75,6 +75,32 @@ def separability(truth, other, seed: int, other_weight=None) -> dict:
     return out
 
 
+def merge_rows(old: list[dict], new: list[dict], key) -> list[dict]:
+    """The ``old`` rows whose ``key(row)`` no ``new`` row has, then ``new`` (a rerun replaces its result).
+
+    >>> merge_rows([{"m": "a", "v": 1}, {"m": "b", "v": 2}], [{"m": "b", "v": 3}], key=lambda r: r["m"])
+    [{'m': 'a', 'v': 1}, {'m': 'b', 'v': 3}]
+    """
+    taken = {key(r) for r in new}
+    return [r for r in old if key(r) not in taken] + list(new)
+
+
+def seed_summary(rows: list[dict], group) -> list[dict]:
+    """One row per group of runs (``group(row)``: a dict of the grouping fields, in first-seen order) with
+    the median and IQR of their max SIC, the median AUC and the number of runs."""
+    from resad_tf import metrics
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(group(r).items()), []).append(r)
+    out = []
+    for fields, rr in groups.items():
+        ms = metrics.median_iqr([r["max_sic"] for r in rr])
+        out.append(dict(fields, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
+                        auc=metrics.median_iqr([r["auc"] for r in rr])["median"], seeds=len(rr)))
+    return out
+
+
 def sr_classifier_run(options, sr, background, background_weight, test, seed: int) -> dict:
     """One ladder step: train ``options``' classifier on the SR data vs ``background``; AUC and max SIC on
     ``test`` (the IAD -> method ladders of flow_fidelity.py and dctr_fidelity.py)."""

@@ -23,7 +23,8 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, with_changes, write_results  # noqa: E402
+from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, merge_rows,  # noqa: E402
+                    with_changes, write_results)
 
 from resad_tf import cli, methods, metrics, runtime  # noqa: E402
 
@@ -116,8 +117,7 @@ def main(argv):
     previous = RESULTS / f"compare_{tag}.json"
     if FLAGS.merge and previous.exists():
         old = json.loads(previous.read_text())
-        new_keys = {(r["method"], r["n_sig"], r["seed"]) for r in rows}
-        rows = [r for r in old["runs"] if (r["method"], r["n_sig"], r["seed"]) not in new_keys] + rows
+        rows = merge_rows(old["runs"], rows, key=lambda r: (r["method"], r["n_sig"], r["seed"]))
         settings = {**old["settings"], **settings}
     flows = f" (flows {FLAGS.flow_epochs} epochs at batch {FLAGS.flow_batch_size})" if FLAGS.profile == "cpu" else ""
     report(rows, settings, tag, f"Data: {FLAGS.data}; profile: {FLAGS.profile}{flows}; machine: {machine()}.")

@@ -39,9 +39,10 @@ from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import (CPU_CLASSIFIER, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
-                    separability, sr_classifier_run, with_changes, write_results)
+                    merge_rows, seed_summary, separability, sr_classifier_run, with_changes,
+                    write_results)
 
-from resad_tf import cli, metrics, runtime  # noqa: E402
+from resad_tf import cli, runtime  # noqa: E402
 from resad_tf.methods.classify import ClassifierOptions  # noqa: E402
 from resad_tf.methods.dctr import DCTRReweighter  # noqa: E402
 from resad_tf.methods.salad import Salad, SaladConfig  # noqa: E402
@@ -70,10 +71,11 @@ def _dctr_seed() -> int:
 
 def reweightings(regions):
     """(label, SR simulation weights, held-out SB (data, simulation, weights) or None, settings) per variant."""
-    out = []
+    out, configs = [], []
     for text in FLAGS.variant:
         label, _, rest = text.partition("=")
         cfg = with_changes(SaladConfig(**CPU_CLASSIFIER), rest.split(":"))
+        configs.append(cfg)
         t0 = time.time()
         salad = Salad(cfg, seed=_dctr_seed(), verbose=False)
         w_sr = salad.reweight(regions)
@@ -87,8 +89,7 @@ def reweightings(regions):
                     dict(changes=rest, dctr_minutes=minutes, dctr_events=salad.dctr_events_)))
     if FLAGS.sr_truth_dctr:
         sim = out[0][1]
-        ref = regions.reference
-        cfg = with_changes(SaladConfig(**CPU_CLASSIFIER), out[0][4]["changes"].split(":"))
+        ref, cfg = regions.reference, configs[0]
         t0 = time.time()
         dctr = DCTRReweighter(cfg, seed=_dctr_seed(), max_weight=cfg.max_weight).fit(ref.xm(), sim.xm())
         out.append(("sr_truth (diagnostic)", sim, sim.weight * dctr.weights(sim.xm()), None,
@@ -109,8 +110,8 @@ def fidelity(regions, variants) -> list[dict]:
         rows.append(dict(label="simulation, no weights", region="SR",
                          **separability(truth, sim.x, FLAGS.seed, sim.weight)))
         print(rows[-1], flush=True)
-    for label, sim, w, check, _ in variants:
-        rows.append(dict(label=label, region="SR", **separability(truth, sim.x, FLAGS.seed, w)))
+    for label, sr_sim, w, check, _ in variants:
+        rows.append(dict(label=label, region="SR", **separability(truth, sr_sim.x, FLAGS.seed, w)))
         print(rows[-1], flush=True)
         if check is not None:
             rows.append(dict(label=label, region="SB (held out)", **separability(check[0], check[1], FLAGS.seed,
@@ -135,15 +136,10 @@ def ladder(regions, variants, seeds) -> list[dict]:
 
 
 def ladder_summary(rows) -> list[dict]:
-    out = []
-    iad = None
-    for label in dict.fromkeys(r["reference"] for r in rows):
-        rr = [r for r in rows if r["reference"] == label]
-        ms = metrics.median_iqr([r["max_sic"] for r in rr])
-        iad = ms["median"] if label == "truth (IAD)" else iad
-        out.append(dict(reference=label, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
-                        x_iad=ms["median"] / iad if iad else float("nan"),
-                        auc=metrics.median_iqr([r["auc"] for r in rr])["median"], seeds=len(rr)))
+    out = seed_summary(rows, lambda r: {"reference": r["reference"]})
+    iad = next((r["max_sic"] for r in out if r["reference"] == "truth (IAD)"), None)
+    for r in out:
+        r["x_iad"] = r["max_sic"] / iad if iad else float("nan")
     return out
 
 
@@ -161,10 +157,8 @@ def main(argv):
     path = RESULTS / f"{name}.json"
     if FLAGS.merge and path.exists():
         old = json.loads(path.read_text())
-        new = {r["label"] for r in rows}
-        rows = [r for r in old["rows"] if r["label"] not in new] + rows
-        new = {(r["reference"], r["classifier_seed"]) for r in ladder_rows}
-        ladder_rows = [r for r in old["ladder"] if (r["reference"], r["classifier_seed"]) not in new] + ladder_rows
+        rows = merge_rows(old["rows"], rows, key=lambda r: r["label"])
+        ladder_rows = merge_rows(old["ladder"], ladder_rows, key=lambda r: (r["reference"], r["classifier_seed"]))
         settings = {**old["settings"], **settings}
     ladder_rows.sort(key=lambda r: r["reference"] != "truth (IAD)")
     rows.sort(key=lambda r: r["label"] != "truth vs truth")

@@ -46,9 +46,10 @@ from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
-                    separability, sr_classifier_run, with_changes, write_results)
+                    merge_rows, seed_summary, separability, sr_classifier_run, with_changes,
+                    write_results)
 
-from resad_tf import cli, data, metrics, plots, runtime  # noqa: E402
+from resad_tf import cli, data, plots, runtime  # noqa: E402
 from resad_tf.methods.density import ConditionalDensity, FlowOptions  # noqa: E402
 
 flags.DEFINE_multi_string("model", [], "label=DIR of an exported background density (repeatable)")
@@ -69,6 +70,7 @@ flags.DEFINE_enum("ladder_classifier", "mlp", ["mlp", "hgb"], "ladder classifier
                   "HGB ensemble (10 members; steadier max SIC from seed to seed)")
 flags.DEFINE_bool("fidelity", True, "run the truth-vs-samples classifier test")
 FLAGS = flags.FLAGS
+
 
 def parse_train(text: str):
     """'label=field=value:field=value' -> (label, FlowOptions of the cpu profile with the changes)."""
@@ -117,17 +119,8 @@ def ladder(densities, seeds, arms, regions) -> list[dict]:
 
 
 def ladder_summary(rows) -> list[dict]:
-    out = []
-    def key_of(r):
-        return r.get("classifier", "mlp"), r["density"], r["reference"]
-
-    for key in dict.fromkeys(key_of(r) for r in rows):
-        rr = [r for r in rows if key_of(r) == key]
-        ms = metrics.median_iqr([r["max_sic"] for r in rr])
-        out.append(dict(classifier=key[0], density=key[1], reference=key[2], max_sic=ms["median"],
-                        q25=ms["q25"], q75=ms["q75"],
-                        auc=metrics.median_iqr([r["auc"] for r in rr])["median"], seeds=len(rr)))
-    return out
+    return seed_summary(rows, lambda r: {"classifier": r.get("classifier", "mlp"), "density": r["density"],
+                                         "reference": r["reference"]})
 
 
 def fidelity(densities) -> list[dict]:
@@ -189,14 +182,10 @@ def main(argv):
         import json
 
         old = json.loads(path.read_text())
-        new = {r["label"] for r in rows}
-        rows = [r for r in old["rows"] if r["label"] not in new] + rows
+        rows = merge_rows(old["rows"], rows, key=lambda r: r["label"])
         settings = {**old["settings"], **settings}
-        def key(r):
-            return r.get("classifier", "mlp"), r["density"], r["reference"], r["classifier_seed"]
-
-        new = {key(r) for r in ladder_rows}
-        ladder_rows = [r for r in old.get("ladder", []) if key(r) not in new] + ladder_rows
+        ladder_rows = merge_rows(old.get("ladder", []), ladder_rows, key=lambda r: (
+            r.get("classifier", "mlp"), r["density"], r["reference"], r["classifier_seed"]))
     rows.sort(key=lambda r: r["label"] != "truth vs truth")  # the floor first
     columns = ["label", "sampling", "region", "n", "auc"] + [f"excess_{q:g}" for q in TAIL_FRACTIONS]
     text = (
