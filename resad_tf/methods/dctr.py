@@ -10,6 +10,8 @@ region: the SALAD interpolation.
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
@@ -17,6 +19,11 @@ from resad_tf.methods.classify import ClassifierOptions, Discriminator
 
 class DCTRReweighter:
     """``fit(target, source)`` then ``weights(x)`` = p_target/p_source at x (clipped).
+
+    With ``n_iterations`` > 1 the reweighting is refined step by step: step k
+    trains a fresh classifier on the target against the source weighted by the
+    product of the earlier steps' ratios, and learns only what they left (as in
+    OmniFold's iterations); ``weights`` is the product of all steps' ratios.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
@@ -27,17 +34,39 @@ class DCTRReweighter:
     0.3
     """
 
-    def __init__(self, opts: ClassifierOptions, seed: int = 0, max_weight: float = 20.0, verbose: bool = False):
+    def __init__(self, opts: ClassifierOptions, seed: int = 0, max_weight: float = 20.0, n_iterations: int = 1,
+                 verbose: bool = False):
+        if n_iterations < 1:
+            raise ValueError(f"n_iterations must be >= 1, got {n_iterations}")
         self.opts, self.seed, self.max_weight, self.verbose = opts, seed, max_weight, verbose
+        self.n_iterations = n_iterations
 
     def fit(self, target, source, w_target=None, w_source=None) -> "DCTRReweighter":
-        self.discriminator_ = Discriminator(self.opts, seed=self.seed, verbose=self.verbose)
-        self.discriminator_.fit(target, source, w_target, w_source)
+        w_source = np.ones(len(source)) if w_source is None else np.asarray(w_source, np.float64)
+        self.steps_ = []
+        for k in range(self.n_iterations):
+            w = w_source if k == 0 else w_source * self.weights(source)
+            step = Discriminator(self.opts, seed=self.seed + 101 * k, verbose=self.verbose)
+            self.steps_.append(step.fit(target, source, w_target, w))
         return self
 
+    @property
+    def discriminator_(self) -> Discriminator:
+        """The first step's classifier (the only one unless ``n_iterations`` > 1)."""
+        return self.steps_[0]
+
     def weights(self, x) -> np.ndarray:
-        f = np.clip(self.discriminator_.predict(x), 1e-6, 1 - 1e-6)
-        return np.minimum(f / (1 - f), self.max_weight)
+        w = np.ones(len(x))
+        for step in self.steps_:
+            f = np.clip(step.predict(x), 1e-6, 1 - 1e-6)
+            w *= f / (1 - f)
+        return np.minimum(w, self.max_weight)
 
     def save(self, directory):
-        return self.discriminator_.save(directory)
+        """One classifier: saved in ``directory``; several: ``directory/step_K``, weights = their ratios' product."""
+        directory = pathlib.Path(directory)
+        if len(self.steps_) == 1:
+            return self.steps_[0].save(directory)
+        for k, step in enumerate(self.steps_):
+            step.save(directory / f"step_{k}")
+        return directory

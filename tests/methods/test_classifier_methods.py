@@ -7,7 +7,7 @@ from resad_tf import metrics
 from resad_tf.data import Window
 from resad_tf.errors import InputError
 from resad_tf.methods import get
-from resad_tf.methods.classify import ClassifierOptions
+from resad_tf.methods.classify import ClassifierOptions, Discriminator
 from resad_tf.methods.cwola import CWoLa, CWoLaConfig, sideband_weights
 from resad_tf.methods.dctr import DCTRReweighter
 from resad_tf.methods.iad import IADConfig, IdealizedAD, Supervised, SupervisedConfig
@@ -51,9 +51,10 @@ def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path, assert_ro
 
 
 def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
-    """--dctr_classifier=hgb: trees reweight, the MLP still classifies in the SR; closure improves."""
+    """--dctr_classifier=hgb: trees reweight, the MLP still classifies in the SR; closure improves.
+    Two DCTR steps: both are exported, and their reloaded ratios multiply to SALAD's weights."""
     cfg = SaladConfig(classifier="mlp", hidden=(16,), epochs=2, batch_size=1024, dctr_classifier="hgb",
-                      n_estimators=2, max_iter=60, dctr_simulation_ratio=0.5, dctr_n_runs=2)
+                      n_estimators=2, max_iter=60, dctr_simulation_ratio=0.5, dctr_n_runs=2, dctr_iterations=2)
     salad = Salad(cfg, seed=0, verbose=False).fit(toy_regions)
     dctr = salad.dctr_.discriminator_.classifier_
     assert dctr.kind == "hgb" and len(dctr.members_) == 2 * 2  # n_estimators x dctr_n_runs
@@ -61,6 +62,12 @@ def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
     diag = salad.diagnostics(tmp_path)
     before, after = diag["closure_chi2_ndf_sb_before"], diag["closure_chi2_ndf_sb_after"]
     assert np.mean(list(after.values())) < 0.5 * np.mean(list(before.values()))
+    salad.export(tmp_path / "model")
+    steps = [Discriminator.load(tmp_path / "model" / "dctr" / f"step_{k}") for k in range(2)]
+    xm = toy_regions.simulation.xm()[:500]
+    f = np.clip(np.stack([s.predict(xm) for s in steps]), 1e-6, 1 - 1e-6)
+    np.testing.assert_allclose(np.minimum(np.prod(f / (1 - f), axis=0), cfg.max_weight),
+                               salad.dctr_.weights(xm), rtol=1e-6)
     with pytest.raises(InputError, match="unknown dctr_classifier 'bogus'"):
         SaladConfig(dctr_classifier="bogus")
     with pytest.raises(InputError, match="dctr_n_runs must be >= 0"):
@@ -84,6 +91,31 @@ def test_dctr_recovers_known_density_ratio():
     mean = np.average(test[:, 0], weights=w)
     std = np.sqrt(np.average((test[:, 0] - mean) ** 2, weights=w))
     assert mean == pytest.approx(0.5, abs=0.03) and std == pytest.approx(1.2, rel=0.03)
+
+
+def test_dctr_iterations_refine_an_underfitted_ratio():
+    """Each DCTR step learns what the earlier ones left: with a deliberately weak classifier (4 boosting
+    rounds) one step recovers little of the N(0.5, 1.2) / N(0, 1) ratio, five steps most of it."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    target, source = rng.normal(0.5, 1.2, (40_000, 1)), rng.normal(0, 1, (40_000, 1))
+    grid = np.linspace(-1.0, 1.5, 11)[:, None]
+    truth = stats.norm.pdf(grid[:, 0], 0.5, 1.2) / stats.norm.pdf(grid[:, 0])
+    test = rng.normal(0, 1, (100_000, 1))
+    weak = ClassifierOptions(classifier="hgb", n_estimators=1, max_iter=4)
+    err, mean = {}, {}
+    for n in (1, 5):
+        r = DCTRReweighter(weak, seed=0, n_iterations=n).fit(target, source)
+        assert len(r.steps_) == n
+        err[n] = np.max(np.abs(r.weights(grid) / truth - 1))
+        mean[n] = np.average(test[:, 0], weights=r.weights(test))
+    assert mean[1] < 0.2 and mean[5] > 0.4  # the target mean is 0.5
+    assert err[5] < 0.6 * err[1]
+    with pytest.raises(ValueError, match="n_iterations must be >= 1"):
+        DCTRReweighter(weak, n_iterations=0)
+    with pytest.raises(InputError, match="dctr_iterations must be >= 1"):
+        SaladConfig(dctr_iterations=0)
 
 
 def test_cwola_kfold_never_scores_with_a_model_that_saw_the_event(toy_regions, tmp_path, assert_roundtrip):
