@@ -53,6 +53,9 @@ class SaladConfig(ClassifierOptions):
         "simulation weighted by the earlier steps (one DCTR training per step). On the toy 2 steps close the "
         "weighted simulation's most data-like 0.1% (truth / simulation 1.04 +- 0.09 vs 1.26 +- 0.10) but "
         "SALAD's max SIC does not rise (5.2 vs 5.9, bench/dctr_fidelity.py)")
+    dctr_batch_size: int = option(0, "DCTR MLP batch size (0: --batch_size)")
+    dctr_epochs: int = option(0, "DCTR MLP maximum epochs (0: --epochs)")
+    dctr_learning_rate: float = option(0.0, "DCTR MLP learning rate (0: --learning_rate)")
     dctr_classifier: str = option(
         "", "DCTR classifier: '' (the same kind and settings as the signal-region classifier), mlp, hgb or xgb "
         "(the tree ensembles use --n_estimators and --max_iter)")
@@ -64,6 +67,10 @@ class SaladConfig(ClassifierOptions):
                              "or '' (the same as --classifier)")
         if self.dctr_n_runs < 0:
             raise InputError(f"dctr_n_runs must be >= 0 (0: the same as n_runs), got {self.dctr_n_runs}")
+        for name in ("dctr_batch_size", "dctr_epochs", "dctr_learning_rate"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be >= 0 (0: the signal-region classifier's value), "
+                                 f"got {getattr(self, name)}")
         if self.dctr_iterations < 1:
             raise InputError(f"dctr_iterations must be >= 1, got {self.dctr_iterations}")
         if self.dctr_simulation_ratio < 0:
@@ -121,7 +128,10 @@ class Salad(Method):
         sim_weight = self.sr_sim_.weight
         if cfg.reweight:
             dctr_opts = dataclasses.replace(cfg, classifier=cfg.dctr_classifier or cfg.classifier,
-                                            n_runs=cfg.dctr_n_runs or cfg.n_runs)
+                                            n_runs=cfg.dctr_n_runs or cfg.n_runs,
+                                            batch_size=cfg.dctr_batch_size or cfg.batch_size,
+                                            epochs=cfg.dctr_epochs or cfg.epochs,
+                                            learning_rate=cfg.dctr_learning_rate or cfg.learning_rate)
             self.dctr_ = DCTRReweighter(dctr_opts, seed=self.seed, max_weight=cfg.max_weight,
                                         n_iterations=cfg.dctr_iterations, verbose=self.verbose)
             self.dctr_.fit(sb_data_fit.xm(), sb_sim_fit.xm(), sb_data_fit.weight, sb_sim_fit.weight)

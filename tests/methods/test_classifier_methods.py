@@ -32,9 +32,13 @@ def test_supervised_and_iad(toy_regions, tmp_path, assert_roundtrip):
 
 def test_salad_end_to_end_and_reweighting_helps(toy_regions, tmp_path, assert_roundtrip):
     cfg = SaladConfig(classifier="mlp", hidden=(32, 32), epochs=8, batch_size=512, patience=3,
-                      dctr_simulation_ratio=0.5)
+                      dctr_simulation_ratio=0.5, dctr_epochs=6, dctr_batch_size=1024)
     salad = Salad(cfg, seed=0, verbose=False).fit(toy_regions)
     assert _auc(salad, toy_regions) > 0.8
+    # the DCTR's own training settings reach its MLP, the SR classifier keeps the shared ones
+    assert len(salad.dctr_.discriminator_.classifier_.history_[0]) <= 6
+    assert salad.dctr_.opts.epochs == 6 and salad.dctr_.opts.batch_size == 1024
+    assert salad.discriminator_.opts.batch_size == 512
     assert_roundtrip(salad, toy_regions, tmp_path / "model")
     # collaborators without resad_tf: the exported .keras files load in plain Keras
     import keras
@@ -72,6 +76,8 @@ def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
         SaladConfig(dctr_classifier="bogus")
     with pytest.raises(InputError, match="dctr_n_runs must be >= 0"):
         SaladConfig(dctr_n_runs=-1)
+    with pytest.raises(InputError, match="dctr_epochs must be >= 0"):
+        SaladConfig(dctr_epochs=-1)
 
 
 def test_dctr_recovers_known_density_ratio():
