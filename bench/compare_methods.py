@@ -159,8 +159,12 @@ def _plot(rows, tag):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from resad_tf.plots import hep_style
+
+    hep_style()
     fig, ax = plt.subplots(figsize=(9, 6))
     markers = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
+    colors = [plt.cm.tab10(i) for i in range(10)] + [plt.cm.Dark2(i) for i in range(8)]  # methods 11+ dashed
     names = [n for n in dict.fromkeys(r["method"] for r in rows)
              if all(sum(r["method"] == n and r["n_sig"] == k for r in rows) >= 2
                     for k in {r["n_sig"] for r in rows if r["method"] == n})]
@@ -171,7 +175,7 @@ def _plot(rows, tag):
             after = np.array([r["max_sic"] * r["s_over_sqrt_b"] for r in rr])
             points.append((np.median([r["s_over_sqrt_b"] for r in rr]), *np.percentile(after, [50, 25, 75])))
         x, y, lo, hi = np.array(points).T
-        ax.errorbar(x, y, yerr=[y - lo, hi - y], color=plt.cm.tab10(i % 10), marker=markers[i % 10],
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], color=colors[i % len(colors)], marker=markers[i % 10],
                     ls="-" if i < 10 else "--", capsize=3, label=name)
     ax.set_xlabel("S/√B in the SR before the cut", fontsize="medium")
     ax.set_ylabel("S/√B after the best cut\n(max SIC × S/√B)", fontsize="medium")

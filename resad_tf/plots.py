@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 from resad_tf import metrics  # noqa: E402
 
 
-def _style():
+def hep_style():
+    """The HEP (ROOT-like) mplhep style of every plot of the toolkit and its benches."""
     import mplhep
 
     plt.style.use(mplhep.style.ROOT)
@@ -37,7 +38,7 @@ def roc_sic(curves: dict[str, tuple[np.ndarray, np.ndarray]], path, *, min_bkg: 
 
     ``curves`` maps a label to (truth labels, scores).
     """
-    _style()
+    hep_style()
     fig, (ax_roc, ax_sic) = plt.subplots(1, 2, figsize=(14, 6))
     for name, (y, s) in curves.items():
         fpr, tpr, _ = metrics.roc(y, s)
@@ -73,7 +74,7 @@ def ratio_panels(
     ``reference`` and each entry of ``others`` are (x [n, d], weights or None);
     used for the reweighting diagnostics (simulation before/after DCTR vs data).
     """
-    _style()
+    hep_style()
     x_ref, w_ref = reference
     d = x_ref.shape[1]
     fig, axes = plt.subplots(2, d, figsize=(5 * d, 6.5), gridspec_kw={"height_ratios": [3, 1]},
