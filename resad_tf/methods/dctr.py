@@ -17,6 +17,12 @@ import numpy as np
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 
 
+def _ratio(step: Discriminator, x) -> np.ndarray:
+    """f / (1 - f) of one classifier: its estimate of p_target / p_source at x."""
+    f = np.clip(step.predict(x), 1e-6, 1 - 1e-6)
+    return f / (1 - f)
+
+
 class DCTRReweighter:
     """``fit(target, source)`` then ``weights(x)`` = p_target/p_source at x (clipped).
 
@@ -43,11 +49,12 @@ class DCTRReweighter:
 
     def fit(self, target, source, w_target=None, w_source=None) -> "DCTRReweighter":
         w_source = np.ones(len(source)) if w_source is None else np.asarray(w_source, np.float64)
-        self.steps_ = []
+        self.steps_, ratio = [], np.ones(len(source))  # ratio: the earlier steps' product on the source
         for k in range(self.n_iterations):
-            w = w_source if k == 0 else w_source * self.weights(source)
             step = Discriminator(self.opts, seed=self.seed + 101 * k, verbose=self.verbose)
-            self.steps_.append(step.fit(target, source, w_target, w))
+            self.steps_.append(step.fit(target, source, w_target, w_source * np.minimum(ratio, self.max_weight)))
+            if k + 1 < self.n_iterations:
+                ratio *= _ratio(step, source)
         return self
 
     @property
@@ -58,8 +65,7 @@ class DCTRReweighter:
     def weights(self, x) -> np.ndarray:
         w = np.ones(len(x))
         for step in self.steps_:
-            f = np.clip(step.predict(x), 1e-6, 1 - 1e-6)
-            w *= f / (1 - f)
+            w *= _ratio(step, x)
         return np.minimum(w, self.max_weight)
 
     def save(self, directory):
