@@ -15,6 +15,7 @@ bench/results/compare_<tag>.md/.json and significance_improvement_<tag>.png
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import sys
@@ -24,9 +25,9 @@ from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, merge_rows,  # noqa: E402
-                    with_changes, write_results)
+                    seed_summary, with_changes, write_results)
 
-from resad_tf import cli, methods, metrics, runtime  # noqa: E402
+from resad_tf import cli, methods, runtime  # noqa: E402
 
 flags.DEFINE_string("data", "toy", "toy or a labelled v2 features .h5")
 flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "anode", "ranode", "cwola", "salad",
@@ -125,15 +126,14 @@ def main(argv):
 
 def report(rows: list[dict], settings: dict, tag: str, header: str) -> None:
     """Write compare_<tag>.md/.json and the plot from the per-run rows."""
-    summary = []
-    for n_sig in sorted({r["n_sig"] for r in rows}, reverse=True):
-        for name in dict.fromkeys(r["method"] for r in rows):
-            rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
-            if not rr:
-                continue
-            ms, au = metrics.median_iqr([r["max_sic"] for r in rr]), metrics.median_iqr([r["auc"] for r in rr])
-            summary.append(dict(n_sig=n_sig, method=name, max_sic=ms["median"], q25=ms["q25"], q75=ms["q75"],
-                                auc=au["median"], seeds=len(rr), minutes=round(sum(r["seconds"] for r in rr) / 60, 1)))
+    summary = seed_summary(rows, lambda r: {"n_sig": r["n_sig"], "method": r["method"]})
+    method_order = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for r in rows))}
+    summary.sort(key=lambda s: (-s["n_sig"], method_order[s["method"]]))  # largest N_sig first
+    seconds = collections.Counter()
+    for r in rows:
+        seconds[r["n_sig"], r["method"]] += r["seconds"]
+    for s in summary:
+        s["minutes"] = round(seconds[s["n_sig"], s["method"]] / 60, 1)
     plot = _plot(rows, tag)
     text = (f"# Method comparison: {tag}\n\n{header}\n"
             f"Max SIC ignores FPR resting on fewer than 50 test background events. Median and IQR over seeds.\n\n"
