@@ -3,18 +3,19 @@
 
 The exact split (issue 4's protocol):
 * data       = innerdata_train.npy (60,000 SR events, 395 signal: the standard N_sig = 1000 injection)
-* background = the background rows of innerdata_test.npy split in two halves by --seed:
-               half A is the IAD's background reference and the supervised classifier's background,
-               half B is the evaluation background
+* background = the background rows of innerdata_test.npy split into --n_folds parts by --seed;
+               in fold k, part k is the evaluation background and the other parts are the
+               IAD's background reference and the supervised classifier's background
+               (--reference_size > 0 subsamples that reference, for the sample-size scan)
 * signal     = innerdata_extrasig.npy (27,263 signal) for the supervised classifier
-* evaluation = half B + all 20,000 signal rows of innerdata_test.npy
-* --swap_halves (default): then the halves swap roles (B is the reference, A and the
-  other half of the test signal are evaluated) and the two held-out score sets are pooled:
-  every evaluation event is scored once, by the model that did not train on it, and
-  the evaluation background doubles to 40,000 (the max-SIC floor of 50 background
-  events then sits at FPR 1.25e-3 instead of 2.5e-3).
+* evaluation = the folds' held-out parts pooled, with the 20,000 signal rows of innerdata_test.npy
+               split the same way: every evaluation event is scored once, by a model that did
+               not see it, and the evaluation background is all 40,000 (the max-SIC floor of
+               50 background events sits at FPR 1.25e-3).  --n_folds=2 (the default) is the
+               two halves swapped; more folds give each model a larger reference
+               (n_folds=4: 30,000).
 
-    python bench/real_cathode_sr.py [--seeds=0,1,2] [--classifier=mlp] [--noswap_halves]
+    python bench/real_cathode_sr.py [--seeds=0,1,2] [--classifier=mlp] [--n_folds=2] [--reference_size=0] [--tag=]
 
 Writes bench/results/real_cathode_sr.md/.json (median and IQR over seeds of max SIC and AUC).
 """
@@ -38,8 +39,12 @@ flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds (split of innerdata_test and 
 flags.DEFINE_string("classifier", "mlp", "mlp, hgb or xgb")
 flags.DEFINE_integer("epochs", 100, "MLP epochs (early stopping, patience 10)")
 flags.DEFINE_integer("n_best_epochs", 10, "MLP epoch ensembling")
-flags.DEFINE_bool("swap_halves", True, "train twice with the background halves swapped and pool the held-out "
-                  "scores (doubles the evaluation background)")
+flags.DEFINE_integer("n_folds", 2, "background folds: each model trains on all but one fold's background and "
+                     "scores the held-out one; the held-out scores are pooled (2 = the halves swapped)")
+flags.DEFINE_integer("reference_size", 0, "subsample each fold's background reference to this many events "
+                     "(0 = all of the other folds)")
+flags.DEFINE_list("methods", ["supervised", "iad"], "which bounds to train")
+flags.DEFINE_string("tag", "", "suffix of the result file name")
 FLAGS = flags.FLAGS
 
 
@@ -47,17 +52,21 @@ def load(name: str) -> Events:
     return features.from_cathode(formats.read_cathode(LHCO / "cathode_sr" / name), source=name)
 
 
-def regions_for(seed: int, fold: int = 0, swap: bool = False):
-    """The regions of one fold: fold 0 trains on background half A, fold 1 (swap) on half B.
-
-    Without ``swap`` the evaluation holds every test signal row; with it each fold
-    evaluates its own half of them, so the pooled folds score every event once.
-    """
+def regions_for(seed: int, fold: int = 0, n_folds: int = 2, reference_size: int = 0):
+    """The regions of one fold: its part of innerdata_test's background (and signal) is evaluated,
+    the other parts' background is the reference (subsampled to ``reference_size`` if > 0)."""
     data, test_pool, extrasig = load("innerdata_train.npy"), load("innerdata_test.npy"), load("innerdata_extrasig.npy")
     bkg, sig = test_pool.background().shuffle(seed), test_pool.signal().shuffle(seed + 1)
-    halves = np.array_split(np.arange(len(bkg)), 2)
-    reference, eval_bkg = bkg.select(halves[fold]), bkg.select(halves[1 - fold])
-    eval_sig = sig.select(np.array_split(np.arange(len(sig)), 2)[fold]) if swap else sig
+    parts = np.array_split(np.arange(len(bkg)), n_folds)
+    held_out = (fold + 1) % n_folds  # n_folds=2: fold 0 trains on half A and scores half B, as before
+    rest = np.concatenate([p for k, p in enumerate(parts) if k != held_out])
+    if reference_size:
+        if reference_size > len(rest):
+            raise SystemExit(f"--reference_size={reference_size} exceeds the {len(rest)} background events "
+                             f"outside one of {n_folds} folds")
+        rest = np.random.default_rng(seed + 7).choice(rest, reference_size, replace=False)
+    reference, eval_bkg = bkg.select(rest), bkg.select(parts[held_out])
+    eval_sig = sig.select(np.array_split(np.arange(len(sig)), n_folds)[fold])
     test = Events.concat([eval_bkg, eval_sig])
     return make_regions(data, Window(3.3, 3.7), n_sig=None, test=test, reference=reference, signal=extrasig,
                         seed=seed)
@@ -66,11 +75,15 @@ def regions_for(seed: int, fold: int = 0, swap: bool = False):
 def main(argv):
     rows = []
     runtime.configure()
-    folds = (0, 1) if FLAGS.swap_halves else (0,)
+    if FLAGS.n_folds < 2:
+        raise SystemExit(f"--n_folds={FLAGS.n_folds}: need at least 2 folds (one evaluated, the rest the reference)")
+    folds = range(FLAGS.n_folds)
     for seed in (int(s) for s in FLAGS.seeds):
-        fold_regions = [regions_for(seed, fold, swap=FLAGS.swap_halves) for fold in folds]
+        fold_regions = [regions_for(seed, fold, FLAGS.n_folds, FLAGS.reference_size) for fold in folds]
         label = np.concatenate([regions.test.label for regions in fold_regions])
         for cls, cfg_cls in ((Supervised, SupervisedConfig), (IdealizedAD, IADConfig)):
+            if cls.name not in FLAGS.methods:
+                continue
             cfg = cfg_cls(classifier=FLAGS.classifier, epochs=FLAGS.epochs, n_best_epochs=FLAGS.n_best_epochs)
             t0, scores = time.time(), []
             for fold, regions in zip(folds, fold_regions):
@@ -81,41 +94,42 @@ def main(argv):
             s = metrics.summarize(label, score, min_bkg=50)
             rows.append(dict(method=cls.name, seed=seed, auc=s.auc, max_sic=s.max_sic,
                              max_sic_floor10=metrics.max_sic(label, score, min_bkg=10),
-                             n_eval_bkg=int(np.sum(label == 0)), seconds=time.time() - t0))
+                             n_eval_bkg=int(np.sum(label == 0)),
+                             n_reference=len(fold_regions[0].reference), seconds=time.time() - t0))
             print(rows[-1], flush=True)
     summary = []
     for name in ("supervised", "iad"):
         r = [x for x in rows if x["method"] == name]
+        if not r:
+            continue
         ms, au = metrics.median_iqr([x["max_sic"] for x in r]), metrics.median_iqr([x["auc"] for x in r])
         m10 = metrics.median_iqr([x["max_sic_floor10"] for x in r])
         summary.append(dict(method=name, max_sic_median=ms["median"], max_sic_q25=ms["q25"], max_sic_q75=ms["q75"],
                             max_sic_floor10_median=m10["median"], auc_median=au["median"], seeds=len(r)))
-    reg = regions_for(0)
+    reg = regions_for(0, 0, FLAGS.n_folds, FLAGS.reference_size)
     n_eval_bkg = rows[0]["n_eval_bkg"]
-    n_eval_sig = reg.test.n_signal
-    swap_text = (" Halves swapped and pooled (--swap_halves): each half of the background is once the reference and "
-                 "once evaluated, each half of the test signal evaluated once, so the evaluation is "
-                 f"{n_eval_bkg} bkg + {n_eval_sig} sig, every event scored by a model that did not see it."
-                 if FLAGS.swap_halves else "")
+    n_eval_sig = int(np.sum(label == 1))
     text = (
         "# IAD and supervised on the official LHCO SR features (cathode_sr)\n\n"
         f"Machine: {machine()}. Classifier: {FLAGS.classifier} ("
         + (f"3 x 64 ReLU, Adam 1e-3, batch 128, up to {FLAGS.epochs} epochs, {FLAGS.n_best_epochs} best epochs "
            "averaged" if FLAGS.classifier == "mlp" else "50 boosted-tree members, max_iter 200, early stopping")
         + ").\n\n"
-        f"Split: data = innerdata_train ({len(reg.data)} events, {reg.data.n_signal} signal); IAD reference = "
-        f"half of innerdata_test's background ({len(reg.reference)}); supervised signal = innerdata_extrasig "
-        f"({len(reg.signal)}); evaluation = other half of innerdata_test's background + its signal "
-        f"({reg.test.n_background} bkg, {reg.test.n_signal} sig).{swap_text} max SIC ignores FPR below 50 "
-        f"background events (FPR >= {50 / n_eval_bkg:.1e}); the floor-10 column allows FPR down to "
-        f"{10 / n_eval_bkg:.1e} (~30% statistical error there).\n\n"
+        f"Split: data = innerdata_train ({len(reg.data)} events, {reg.data.n_signal} signal); innerdata_test's "
+        f"background in {FLAGS.n_folds} folds: each model's reference (IAD) and background (supervised) is "
+        f"{len(reg.reference)} events of the other folds, its held-out fold is evaluated with the same share of "
+        f"innerdata_test's signal; supervised signal = innerdata_extrasig ({len(reg.signal)}).  The held-out "
+        f"scores are pooled: {n_eval_bkg} bkg + {n_eval_sig} sig, every event scored once by a model that did not "
+        f"see it. max SIC ignores FPR below 50 background events (FPR >= {50 / n_eval_bkg:.1e}); the floor-10 "
+        f"column allows FPR down to {10 / n_eval_bkg:.1e} (~30% statistical error there).\n\n"
         + markdown_table(summary, ["method", "max_sic_median", "max_sic_q25", "max_sic_q75", "max_sic_floor10_median",
                                    "auc_median", "seeds"])
         + "\n\nLiterature (CATHODE paper, larger training samples): supervised ~17, IAD ~15.6.\n\nPer seed:\n\n"
-        + markdown_table(rows, ["method", "seed", "auc", "max_sic", "max_sic_floor10", "n_eval_bkg", "seconds"])
+        + markdown_table(rows, ["method", "seed", "auc", "max_sic", "max_sic_floor10", "n_eval_bkg", "n_reference",
+                                   "seconds"])
         + "\n"
     )
-    print(write_results(f"real_cathode_sr_{FLAGS.classifier}", text, {"summary": summary, "runs": rows}))
+    print(write_results(f"real_cathode_sr_{FLAGS.classifier}{FLAGS.tag}", text, {"summary": summary, "runs": rows}))
 
 
 if __name__ == "__main__":
