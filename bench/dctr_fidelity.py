@@ -22,6 +22,16 @@ variant this bench reports
 
 ``--variant=label=field=value:...`` changes fields of SALAD's cpu-profile
 config (bench/compare_methods.py); ``label=`` runs the profile as is.
+``--truth_fractions=0.25,0.5`` adds ladder arms whose reference is a random
+fraction of the truth (0.25 = as many events as the data): how the IAD itself
+depends on its reference's statistics, to set against the weighted
+simulation's effective size (Kish, (sum w)^2 / sum w^2), which the settings
+block reports per variant, in the whole SR and among the simulation events
+the IAD's classifier finds most data-like (its top 1%).
+``--drop_sb_signal`` removes the injected signal from the sideband data before
+the DCTR training (a diagnostic, from truth labels): the signal leaking into
+the sidebands near the SR teaches the DCTR to up-weight signal-like
+simulation, which the m_jj interpolation carries into the SR.
 ``--sr_truth_dctr`` adds a diagnostic that no analysis could run: DCTR
 trained in the SR itself on truth vs simulation, which removes the m_jj
 interpolation and leaves the classifier's own limits.  Same data set as
@@ -30,11 +40,13 @@ bench/compare_methods.py (N_sig, seed).  Writes bench/results/dctr_fidelity.md/.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import time
 
+import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
@@ -59,6 +71,10 @@ flags.DEFINE_integer("toy_n_background", 1_000_000, "background events of the to
 flags.DEFINE_list("ladder_seeds", ["0", "1", "2"], "SR-classifier seeds of the ladder (empty: skip it)")
 flags.DEFINE_bool("fidelity", True, "run the truth-vs-weighted-simulation test")
 flags.DEFINE_bool("sr_truth_dctr", False, "add the diagnostic DCTR trained in the SR on truth vs simulation")
+flags.DEFINE_list("truth_fractions", [], "extra ladder arms: the IAD with this fraction of its truth reference")
+flags.DEFINE_bool("drop_sb_signal", False, "diagnostic: remove the injected signal from the sideband data "
+                  "before every variant's DCTR training (truth labels)")
+flags.DEFINE_bool("rerender", False, "only rewrite the tag's markdown from its JSON")
 flags.DEFINE_bool("merge", False, "keep the rows of earlier runs with other labels")
 FLAGS = flags.FLAGS
 
@@ -72,13 +88,18 @@ def _dctr_seed() -> int:
 def reweightings(regions):
     """(label, SR simulation weights, held-out SB (data, simulation, weights) or None, settings) per variant."""
     out, configs = [], []
+    dctr_regions = regions
+    if FLAGS.drop_sb_signal:
+        d = regions.data
+        dctr_regions = dataclasses.replace(regions, data=d.select(~(regions.window.sb(d.mjj) & (d.label == 1))))
+        print(f"dropped {len(d) - len(dctr_regions.data)} signal events from the sidebands", flush=True)
     for text in FLAGS.variant:
         label, _, rest = text.partition("=")
         cfg = with_changes(SaladConfig(**CPU_CLASSIFIER), rest.split(":"))
         configs.append(cfg)
         t0 = time.time()
         salad = Salad(cfg, seed=_dctr_seed(), verbose=False)
-        w_sr = salad.reweight(regions)
+        w_sr = salad.reweight(dctr_regions)
         check = None
         if salad.dctr_ is not None:
             sim = salad.sb_sim_check_
@@ -86,7 +107,9 @@ def reweightings(regions):
         minutes = round((time.time() - t0) / 60, 1)
         print(f"{label}: DCTR in {minutes} min", flush=True)
         out.append((label, salad.sr_sim_, w_sr, check,
-                    dict(changes=rest, dctr_minutes=minutes, dctr_events=salad.dctr_events_)))
+                    dict(changes=rest + (" (sideband signal dropped)" if FLAGS.drop_sb_signal else ""),
+                         dctr_minutes=minutes, dctr_events=salad.dctr_events_,
+                         max_weight=cfg.max_weight, dctr_seed=_dctr_seed())))
     if FLAGS.sr_truth_dctr:
         sim = out[0][1]
         ref, cfg = regions.reference, configs[0]
@@ -94,7 +117,7 @@ def reweightings(regions):
         dctr = DCTRReweighter(cfg, seed=_dctr_seed(), max_weight=cfg.max_weight).fit(ref.xm(), sim.xm())
         out.append(("sr_truth (diagnostic)", sim, sim.weight * dctr.weights(sim.xm()), None,
                     dict(changes="DCTR fitted in the SR, truth vs simulation, with the first variant's settings",
-                         dctr_minutes=round((time.time() - t0) / 60, 1))))
+                         dctr_minutes=round((time.time() - t0) / 60, 1), dctr_seed=_dctr_seed())))
     return out
 
 
@@ -126,6 +149,9 @@ def ladder(regions, variants, seeds) -> list[dict]:
     arms = []
     if FLAGS.baselines:
         arms = [("truth (IAD)", ref.x, ref.weight), ("simulation, no weights", sim.x, sim.weight)]
+    for f in (float(v) for v in FLAGS.truth_fractions):
+        keep = np.random.default_rng(FLAGS.seed + 11).random(len(ref)) < f
+        arms.append((f"truth x {f:g} ({keep.sum() / len(sr):.1f}x the data)", ref.x[keep], ref.weight[keep]))
     arms += [(label, s.x, w) for label, s, w, _, _ in variants]
     rows = []
     for label, x0, w0 in arms:
@@ -133,6 +159,40 @@ def ladder(regions, variants, seeds) -> list[dict]:
             rows.append(dict(reference=label, **sr_classifier_run(LADDER_CLASSIFIER, sr, x0, w0, test, seed)))
             print(rows[-1], flush=True)
     return rows
+
+
+def kish(w) -> float:
+    """Effective number of events of a weighted sample, (sum w)^2 / sum w^2.
+
+    >>> kish([1.0, 1.0, 1.0, 1.0]), kish([2.0, 0.0, 0.0, 0.0])
+    (4.0, 1.0)
+    """
+    w = np.asarray(w, np.float64)
+    return float(w.sum() ** 2 / np.sum(w ** 2))
+
+
+def effective_statistics(regions, variants) -> dict:
+    """Per variant: the weighted SR simulation's Kish size over the data's size, in the whole SR and in the
+    IAD classifier's most data-like 1% of the simulation (where the SR classifier has to find the signal),
+    with the truth's count there for comparison; and the fraction of weights at the clip."""
+    from resad_tf.methods.classify import Discriminator
+
+    sr, ref = regions.sr, regions.reference
+    iad = Discriminator(LADDER_CLASSIFIER, seed=0, verbose=False).fit(sr.x, ref.x, sr.weight, ref.weight)
+    out = {}
+    for label, sim, w, _, settings in variants:
+        s_sim = iad.predict(sim.x)
+        cut = np.quantile(s_sim, 0.99)
+        top = s_sim > cut
+        n_truth_top = int(np.sum(iad.predict(ref.x) > cut))
+        clip = settings.get("max_weight")
+        out[label] = dict(kish_over_data=round(kish(w) / len(sr), 2),
+                          top1pct_kish=round(kish(w[top]), 1), top1pct_raw=int(top.sum()),
+                          top1pct_weighted=round(float(w[top].sum() * len(ref) / w.sum()), 1),
+                          top1pct_truth=n_truth_top,
+                          clipped_fraction=None if clip is None else float(np.mean(w >= clip)))
+        print(label, out[label], flush=True)
+    return out
 
 
 def ladder_summary(rows) -> list[dict]:
@@ -143,33 +203,21 @@ def ladder_summary(rows) -> list[dict]:
     return out
 
 
-def main(argv):
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # the MLP also runs on JAX
-        runtime.configure()
-    regions = cli.build_regions(cli.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
-                                               toy_n_background=FLAGS.toy_n_background, quiet=True),
-                                frozenset({"reference", "simulation"}))
-    variants = reweightings(regions)
-    rows = fidelity(regions, variants) if FLAGS.fidelity else []
-    ladder_rows = ladder(regions, variants, [int(s) for s in FLAGS.ladder_seeds]) if FLAGS.ladder_seeds else []
-    settings = {label: s for label, _, _, _, s in variants}
-    name = "dctr_fidelity" + (f"_{FLAGS.tag}" if FLAGS.tag else "")
-    path = RESULTS / f"{name}.json"
-    if FLAGS.merge and path.exists():
-        old = json.loads(path.read_text())
-        rows = merge_rows(old["rows"], rows, key=lambda r: r["label"])
-        ladder_rows = merge_rows(old["ladder"], ladder_rows, key=lambda r: (r["reference"], r["classifier_seed"]))
-        settings = {**old["settings"], **settings}
-    ladder_rows.sort(key=lambda r: r["reference"] != "truth (IAD)")
-    rows.sort(key=lambda r: r["label"] != "truth vs truth")
-    text = (
+def render(rows, ladder_rows, settings, machine_text: str) -> str:
+    """The markdown report of the fidelity rows, the ladder rows and each variant's settings."""
+    ladder_rows = sorted(ladder_rows, key=lambda r: r["reference"] != "truth (IAD)")
+    rows = sorted(rows, key=lambda r: r["label"] != "truth vs truth")
+    dctr_seeds = sorted({str(s.get("dctr_seed", _dctr_seed())) for s in settings.values()})
+    return (
         "# DCTR fidelity: true SR background vs SALAD's weighted simulation\n\n"
-        f"Machine: {machine()}. Toy, N_sig={FLAGS.n_sig} (data seed {FLAGS.seed}, DCTR seed {_dctr_seed()}), "
+        f"Machine: {machine_text}. Toy, N_sig={FLAGS.n_sig} (data seed {FLAGS.seed}, DCTR seed "
+        f"{', '.join(dctr_seeds)}, per variant in the settings below), "
         f"SR {FLAGS.sr} TeV; truth = the IAD's "
         "generator-truth SR background (pythia-like, 4x the data); simulation = the herwig-like sample "
         "(4x the data). HGB truth vs (weighted) simulation, 2-fold cross-fitted; excess_q = truth / weighted "
         "simulation above the score that keeps a fraction q of the simulation's weight.\n\n"
-        + markdown_table(rows, ["label", "region", "auc"] + [f"excess_{q:g}" for q in TAIL_FRACTIONS], ".4g")
+        + (markdown_table(rows, ["label", "region", "auc"] + [f"excess_{q:g}" for q in TAIL_FRACTIONS], ".4g")
+           if rows else "(no fidelity rows: --nofidelity)")
         + ("\n\n## Ladder: SR classifier (10 HGB members) on the data vs each background estimate\n\n"
            "Median and IQR over classifier seeds; x_iad = max SIC / the IAD's.\n\n"
            + markdown_table(ladder_summary(ladder_rows), ["reference", "max_sic", "q25", "q75", "x_iad", "auc",
@@ -181,7 +229,37 @@ def main(argv):
         + f"{CPU_CLASSIFIER} with these changes):\n\n```\n"
         + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```\n"
     )
-    print(write_results(name, text, {"rows": rows, "ladder": ladder_rows, "settings": settings}))
+
+
+def main(argv):
+    name = "dctr_fidelity" + (f"_{FLAGS.tag}" if FLAGS.tag else "")
+    if FLAGS.rerender:
+        return rerender(name)
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # the MLP also runs on JAX
+        runtime.configure()
+    regions = cli.build_regions(cli.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
+                                               toy_n_background=FLAGS.toy_n_background, quiet=True),
+                                frozenset({"reference", "simulation"}))
+    variants = reweightings(regions)
+    rows = fidelity(regions, variants) if FLAGS.fidelity else []
+    ladder_rows = ladder(regions, variants, [int(s) for s in FLAGS.ladder_seeds]) if FLAGS.ladder_seeds else []
+    stats = effective_statistics(regions, variants)
+    settings = {label: {**s, **stats[label]} for label, _, _, _, s in variants}
+    path = RESULTS / f"{name}.json"
+    if FLAGS.merge and path.exists():
+        old = json.loads(path.read_text())
+        rows = merge_rows(old["rows"], rows, key=lambda r: r["label"])
+        ladder_rows = merge_rows(old["ladder"], ladder_rows, key=lambda r: (r["reference"], r["classifier_seed"]))
+        settings = {**old["settings"], **settings}
+    print(write_results(name, render(rows, ladder_rows, settings, machine()),
+                        {"rows": rows, "ladder": ladder_rows, "settings": settings, "machine": machine()}))
+
+
+def rerender(name: str):
+    """Rewrite <name>.md from its JSON (e.g. after merging the JSONs of separate runs by hand)."""
+    old = json.loads((RESULTS / f"{name}.json").read_text())
+    print(write_results(name, render(old["rows"], old["ladder"], old["settings"], old.get("machine", "unknown")),
+                        old))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def _run(repo_root, script, *args, timeout=600):
         (["--sr=20,21", "--toy_n_background=2000", "--quiet"], "outside the m_jj range"),
         (["--toy_simulation_factor=0", "--toy_n_background=2000", "--quiet"], "--toy_simulation_factor must be"),
         (["--dctr_simulation_ratio=-1", "--toy_n_background=2000", "--quiet"], "dctr_simulation_ratio must be"),
+        (["--dctr_sr_buffer=-0.1", "--toy_n_background=2000", "--quiet"], "dctr_sr_buffer must be >= 0 TeV"),
         (["--n_sig=100000", "--toy_n_background=2000", "--toy_n_signal=500", "--quiet"], "holds only 500 signal"),
     ],
 )

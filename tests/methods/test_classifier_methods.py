@@ -80,6 +80,27 @@ def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
         SaladConfig(dctr_epochs=-1)
 
 
+def test_salad_dctr_sr_buffer_keeps_the_signal_tail_out_of_the_dctr(toy_regions):
+    """--dctr_sr_buffer: no event within the buffer of the SR reaches the DCTR (fit or closure check), and the
+    signal that leaks into the sidebands next to the SR is what the buffer removes."""
+    cfg = SaladConfig(classifier="hgb", n_estimators=1, max_iter=10, dctr_simulation_ratio=0, dctr_sr_buffer=0.2)
+    salad = Salad(cfg, seed=0, verbose=False)
+    salad.reweight(toy_regions)
+    w = toy_regions.window
+    for e in (salad.sb_data_check_, salad.sb_sim_check_):
+        assert np.all((e.mjj < w.lo - 0.2) | (e.mjj > w.hi + 0.2))
+    sb = toy_regions.sb
+    kept = (sb.mjj < w.lo - 0.2) | (sb.mjj > w.hi + 0.2)
+    n_fit = salad.dctr_events_["data"] + len(salad.sb_data_check_)
+    assert n_fit == kept.sum() < len(sb)
+    # the toy resonance's m_jj tail: most of the sidebands' signal sits within 0.2 TeV of the SR
+    assert sb.n_signal > 0 and sb.select(kept).n_signal < 0.5 * sb.n_signal
+    with pytest.raises(InputError, match="dctr_sr_buffer must be >= 0 TeV"):
+        SaladConfig(dctr_sr_buffer=-0.1)
+    with pytest.raises(InputError, match="leaves no sideband data"):
+        Salad(SaladConfig(dctr_sr_buffer=20.0), seed=0, verbose=False).reweight(toy_regions)
+
+
 def test_dctr_recovers_known_density_ratio():
     """Source N(0,1), target N(0.5, 1.2): weights must equal the analytic ratio within a few %."""
     from scipy import stats
