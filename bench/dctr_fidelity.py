@@ -29,9 +29,10 @@ simulation's effective size (Kish, (sum w)^2 / sum w^2), which the settings
 block reports per variant, in the whole SR and among the simulation events
 the IAD's classifier finds most data-like (its top 1%).
 ``--drop_sb_signal`` removes the injected signal from the sideband data before
-the DCTR training (a diagnostic, from truth labels): the signal leaking into
-the sidebands near the SR teaches the DCTR to up-weight signal-like
-simulation, which the m_jj interpolation carries into the SR.
+the DCTR training (a diagnostic, from truth labels): does the signal leaking
+into the sidebands next to the SR, learnt by the DCTR as mis-modelling and
+carried into the SR by the m_jj interpolation, cost SALAD?  (On the toy it
+does not: bench/results/dctr_fidelity_sbsignal.md.)
 ``--sr_truth_dctr`` adds a diagnostic that no analysis could run: DCTR
 trained in the SR itself on truth vs simulation, which removes the m_jj
 interpolation and leaves the classifier's own limits.  Same data set as
