@@ -48,6 +48,12 @@ flags.DEFINE_string("tag", "", "suffix of the result file name")
 FLAGS = flags.FLAGS
 
 
+def bad_flag(message: str):
+    """One line on stderr and exit status 2, as the toolkit's scripts do for bad input."""
+    print(f"real_cathode_sr: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def load(name: str) -> Events:
     return features.from_cathode(formats.read_cathode(LHCO / "cathode_sr" / name), source=name)
 
@@ -62,8 +68,8 @@ def regions_for(seed: int, fold: int = 0, n_folds: int = 2, reference_size: int 
     rest = np.concatenate([p for k, p in enumerate(parts) if k != held_out])
     if reference_size:
         if reference_size > len(rest):
-            raise SystemExit(f"--reference_size={reference_size} exceeds the {len(rest)} background events "
-                             f"outside one of {n_folds} folds")
+            bad_flag(f"--reference_size={reference_size} exceeds the {len(rest)} background events outside one "
+                     f"of {n_folds} folds")
         rest = np.random.default_rng(seed + 7).choice(rest, reference_size, replace=False)
     reference, eval_bkg = bkg.select(rest), bkg.select(parts[held_out])
     eval_sig = sig.select(np.array_split(np.arange(len(sig)), n_folds)[fold])
@@ -76,7 +82,7 @@ def main(argv):
     rows = []
     runtime.configure()
     if FLAGS.n_folds < 2:
-        raise SystemExit(f"--n_folds={FLAGS.n_folds}: need at least 2 folds (one evaluated, the rest the reference)")
+        bad_flag(f"--n_folds={FLAGS.n_folds}: need at least 2 folds (one evaluated, the rest the reference)")
     folds = range(FLAGS.n_folds)
     for seed in (int(s) for s in FLAGS.seeds):
         fold_regions = [regions_for(seed, fold, FLAGS.n_folds, FLAGS.reference_size) for fold in folds]
