@@ -118,7 +118,8 @@ def reweightings(regions):
         dctr = DCTRReweighter(cfg, seed=_dctr_seed(), max_weight=cfg.max_weight).fit(ref.xm(), sim.xm())
         out.append(("sr_truth (diagnostic)", sim, sim.weight * dctr.weights(sim.xm()), None,
                     dict(changes="DCTR fitted in the SR, truth vs simulation, with the first variant's settings",
-                         dctr_minutes=round((time.time() - t0) / 60, 1), dctr_seed=_dctr_seed())))
+                         dctr_minutes=round((time.time() - t0) / 60, 1), max_weight=cfg.max_weight,
+                         dctr_seed=_dctr_seed())))
     return out
 
 

@@ -17,11 +17,12 @@ The exact split (issue 4's protocol):
 
     python bench/real_cathode_sr.py [--seeds=0,1,2] [--classifier=mlp] [--n_folds=2] [--reference_size=0] [--tag=]
 
-Writes bench/results/real_cathode_sr.md/.json (median and IQR over seeds of max SIC and AUC).
+Writes bench/results/real_cathode_sr_<classifier><tag>.md/.json (median and IQR over seeds of max SIC and AUC).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
@@ -54,7 +55,9 @@ def bad_flag(message: str):
     sys.exit(2)
 
 
+@functools.cache
 def load(name: str) -> Events:
+    """One of the cathode_sr arrays as Events (read once: every fold and seed starts from the same arrays)."""
     return features.from_cathode(formats.read_cathode(LHCO / "cathode_sr" / name), source=name)
 
 
@@ -112,7 +115,7 @@ def main(argv):
         m10 = metrics.median_iqr([x["max_sic_floor10"] for x in r])
         summary.append(dict(method=name, max_sic_median=ms["median"], max_sic_q25=ms["q25"], max_sic_q75=ms["q75"],
                             max_sic_floor10_median=m10["median"], auc_median=au["median"], seeds=len(r)))
-    reg = regions_for(0, 0, FLAGS.n_folds, FLAGS.reference_size)
+    reg = fold_regions[0]  # the sample sizes are the same in every fold and seed
     n_eval_bkg = rows[0]["n_eval_bkg"]
     n_eval_sig = int(np.sum(label == 1))
     text = (
