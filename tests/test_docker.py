@@ -1,6 +1,6 @@
 """The Docker image's recipe and entrypoint, checked without a Docker engine.
 
-The Dockerfile must agree with setup.cfg (pins, Python, extras) and with
+The Dockerfile must agree with setup.cfg and the locks (pins, Python) and with
 .dockerignore; the entrypoint runs here on the repository's bin/ (RESAD_BIN,
 RESAD_OUT point it away from the container paths); hadolint and shellcheck
 lint both files when they are installed.
@@ -70,6 +70,15 @@ def _stages():
     return stages
 
 
+def _test_lock():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_test_lock", REPO / "tests" / "test_lock.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _setup_cfg():
     from setuptools.config.setupcfg import read_configuration
 
@@ -111,8 +120,9 @@ def test_tensorflow_and_python_match_setup_cfg():
     args, stages = _args(), _stages()
     assert args["TF_VERSION"] == tf_version
     assert stages["gpu"] == f"tensorflow/tensorflow:{tf_version}-gpu"
-    runs = " ".join(rest for keyword, rest in _instructions() if keyword == "RUN")
-    assert '"tensorflow[and-cuda]==${TF_VERSION}"' in runs
+    read_lock = _test_lock().read_lock
+    for lock in ("lock.txt", "lock-gpu.txt"):  # the images install these; TF_VERSION must agree
+        assert read_lock(REPO / "requirements" / lock)["tensorflow"] == tf_version, lock
     python = args["PYTHON_VERSION"]
     assert stages["cpu"] == f"python:{python}-slim-bookworm"
     # plain parsing: packaging's SpecifierSet breaks when setuptools' vendored copy is loaded alongside
@@ -126,18 +136,21 @@ def test_tensorflow_and_python_match_setup_cfg():
     assert stages["image"] == args["VARIANT"] == "gpu"
 
 
-def test_requirements_script_lists_setup_cfg_requirements():
-    """docker/requirements.py (the image's dependency layer) agrees with setuptools' reading."""
-    cfg = _setup_cfg()
-    run = next(rest for keyword, rest in _instructions()
-               if keyword == "RUN" and "requirements.py" in rest)
-    extras = re.search(r"requirements\.py setup\.cfg ([\w ]+?) >", run).group(1).split()
-    assert set(extras) == set(cfg["options"]["extras_require"]), "the image installs every extra"
-    printed = subprocess.run([sys.executable, str(DOCKER / "requirements.py"), str(REPO / "setup.cfg"),
-                              *extras], capture_output=True, text=True, check=True).stdout.split()
-    expected = cfg["options"]["install_requires"] + [
-        r for extra in extras for r in cfg["options"]["extras_require"][extra]]
-    assert [str(Requirement(r)) for r in printed] == [str(Requirement(r)) for r in expected]
+def test_each_variant_installs_its_lock_with_hashes():
+    """The dependency layer is the lock (hash-checked): the CPU base names lock.txt, the GPU base lock-gpu.txt."""
+    stage_env, stage = {}, None
+    for keyword, rest in _instructions():
+        if keyword == "FROM":
+            stage = rest.split(" AS ")[-1].strip()
+        elif keyword == "ENV" and rest.startswith("RESAD_LOCK="):
+            stage_env[stage] = rest.split("=", 1)[1]
+    assert stage_env == {"gpu": "requirements/lock-gpu.txt", "cpu": "requirements/lock.txt"}
+    run = next(rest for keyword, rest in _instructions() if keyword == "RUN" and "RESAD_LOCK" in rest)
+    assert '--require-hashes -r "${RESAD_LOCK}"' in run
+    assert "COPY" in dict(_instructions()) and ["requirements/", "requirements/"] in [
+        rest.split() for keyword, rest in _instructions() if keyword == "COPY"]
+    install = next(rest for keyword, rest in _instructions() if keyword == "RUN" and "--no-deps" in rest)
+    assert "--no-build-isolation" in install  # nothing outside the lock is fetched for the package itself
 
 
 def test_image_runs_entrypoint_as_non_root_with_data_and_out_volumes():
