@@ -4,7 +4,7 @@ Plots live in :mod:`resad_tf.bumphunt.plots` (imported on demand: matplotlib).
 """
 
 from resad_tf.bumphunt.dijet import SQRT_S, bin_integrals, dijet, sample_dijet
-from resad_tf.bumphunt.fit import DijetFit, bin_edges, fit_dijet
+from resad_tf.bumphunt.fit import DijetFit, bin_edges, fit_dijet, select_dijet
 from resad_tf.bumphunt.hunt import BumpHuntResult, CutResult, bump_hunt
 from resad_tf.bumphunt.significance import local_significance, poisson_pvalue
 
@@ -21,4 +21,5 @@ __all__ = [
     "local_significance",
     "poisson_pvalue",
     "sample_dijet",
+    "select_dijet",
 ]

@@ -1,8 +1,9 @@
 """The standard dijet function, its bin integrals and toy spectra drawn from it.
 
-``f(m) = p0 (1 - x)^p1 / x^(p2 + p3 ln x)`` with ``x = m / sqrt(s)``, ``sqrt(s) = 13 TeV``
-and ``m`` in TeV; ``f`` is a density in events per TeV.  The 3-parameter form has
-``p3 = 0``.
+``f(m) = p0 (1 - x)^p1 / x^(p2 + p3 ln x + p4 ln^2 x)`` with ``x = m / sqrt(s)``,
+``sqrt(s) = 13 TeV`` and ``m`` in TeV; ``f`` is a density in events per TeV.  The
+3-parameter form has ``p3 = p4 = 0``, the 4-parameter form ``p4 = 0`` (the family of
+the CMS and ATLAS dijet searches).
 
 >>> import numpy as np
 >>> edges = np.array([3.0, 3.5, 4.0])
@@ -26,18 +27,18 @@ LHCO_LIKE = (1.0, 9.0, 6.0, 0.0)
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
 
 
-def dijet(m, p0, p1, p2, p3=0.0):
+def dijet(m, p0, p1, p2, p3=0.0, p4=0.0):
     """The dijet density at ``m`` (TeV), in events per TeV."""
     x = np.asarray(m, dtype=np.float64) / SQRT_S
     lx = np.log(x)
     with np.errstate(divide="ignore"):  # p0 = 0 -> log 0 = -inf -> 0; the log keeps huge/tiny factors finite
-        return np.sign(p0) * np.exp(np.log(np.abs(p0)) + p1 * np.log1p(-x) - (p2 + p3 * lx) * lx)
+        return np.sign(p0) * np.exp(np.log(np.abs(p0)) + p1 * np.log1p(-x) - (p2 + (p3 + p4 * lx) * lx) * lx)
 
 
 def bin_integrals(edges, params) -> np.ndarray:
     """Integral of the dijet function over each bin (8-point Gauss-Legendre per bin).
 
-    ``params`` is ``(p0, p1, p2)`` or ``(p0, p1, p2, p3)``.
+    ``params`` is ``(p0, p1, p2)``, ``(p0, p1, p2, p3)`` or ``(p0, p1, p2, p3, p4)``.
     """
     edges = np.asarray(edges, dtype=np.float64)
     half = 0.5 * np.diff(edges)

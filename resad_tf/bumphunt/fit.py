@@ -4,9 +4,13 @@ The fit uses iminuit's :class:`~iminuit.cost.ExtendedBinnedNLL` with the dijet
 function integrated over each bin, and masks the signal-region bins.  Internally
 the normalisation is the expected number of events ``N`` in the whole histogram
 range and the shape parameters are whitened (see :class:`_Parametrisation`);
-results are reported as ``p0..p3`` with their covariance.  Starting values come
-from a weighted linear least-squares fit of the log density.  A 4-parameter fit
-that does not converge falls back to the 3-parameter one.
+results are reported as ``p0..p4`` with their covariance.  Starting values come
+from a weighted linear least-squares fit of the log density.  A fit that does not
+converge falls back to the next smaller parameter count.
+
+:func:`select_dijet` chooses the number of parameters as the CMS and ATLAS dijet
+searches do: nested fits with 3, 4 and 5 parameters, each one kept only if
+Fisher's F-test says it improves on the smaller one (p < ``alpha``).
 
 >>> import numpy as np
 >>> from resad_tf.bumphunt.dijet import bin_integrals
@@ -15,10 +19,13 @@ that does not converge falls back to the 3-parameter one.
 >>> fit = fit_dijet(counts, edges, sr=(3.3, 3.7), n_params=3)
 >>> fit.valid, bool(abs(fit.params[1] - 9.0) < 3 * np.sqrt(fit.cov[1, 1]))
 (True, True)
+>>> select_dijet(counts, edges, sr=(3.3, 3.7)).n_params  # a 3-parameter truth needs no more
+3
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +36,8 @@ from scipy import stats
 from resad_tf.bumphunt.dijet import LHCO_LIKE, SQRT_S, bin_integrals, dijet
 from resad_tf.errors import InputError
 
-PARAM_NAMES = ("p0", "p1", "p2", "p3")
+PARAM_NAMES = ("p0", "p1", "p2", "p3", "p4")
+N_PARAMS = (3, 4, 5)
 _MIN_EVENTS = 10
 
 
@@ -68,10 +76,13 @@ def sr_bin_mask(edges, sr) -> np.ndarray:
 class DijetFit:
     """Result of :func:`fit_dijet`.
 
-    ``params``/``cov``: p0..p3 (p3 = 0 with zero variance for the 3-parameter
-    fit); ``theta``/``theta_cov``: the internal ones (ln N, c_1..c_k).
+    ``params``/``cov``: p0..p4 (the unused ones 0 with zero variance);
+    ``theta``/``theta_cov``: the internal ones (ln N, c_1..c_k).
     ``chi2`` is the Poisson deviance on the fitted (sideband) bins, ``ndf`` the
-    number of those bins minus the number of parameters.
+    number of those bins minus the number of parameters.  ``ftest``: for a fit
+    chosen by :func:`select_dijet`, one row per candidate (n_params, chi2, ndf,
+    valid, p-value of its F-test against the fit chosen before it; NaN where
+    none was made).
     """
 
     edges: np.ndarray
@@ -86,6 +97,7 @@ class DijetFit:
     ndf: int
     valid: bool
     _par: "_Parametrisation" = field(repr=False)
+    ftest: tuple = ()
 
     @property
     def chi2_ndf(self) -> float:
@@ -101,6 +113,19 @@ class DijetFit:
         m = np.linspace(self.edges[0], self.edges[-1], 200)
         with np.errstate(over="ignore", invalid="ignore"):
             return bool(np.all(np.diff(dijet(m, *self.params)) < 0))
+
+    @property
+    def peaked(self) -> bool:
+        """Whether the fitted density has a local maximum inside the histogram range.
+
+        A cut correlated with m_jj can carve a peak that the flexible dijet function
+        follows; a tail that turns up at the end of a sparsely populated range is no
+        such peak (and no sign of sculpting).
+        """
+        m = np.linspace(self.edges[0], self.edges[-1], 200)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = np.diff(dijet(m, *self.params))
+        return bool(np.any((d[:-1] > 0) & (d[1:] <= 0)))
 
     def expected(self, edges=None) -> np.ndarray:
         """Expected counts per bin of ``edges`` (default: the fitted histogram's)."""
@@ -122,6 +147,20 @@ class DijetFit:
         jac = _jacobian(integral, self.theta, self.theta_cov)
         return b, float(np.sqrt(max(jac @ self.theta_cov @ jac, 0.0)))
 
+    @classmethod
+    def from_dict(cls, d: dict, edges, counts, sr=None) -> "DijetFit":
+        """The fitted function back from :meth:`to_dict` and its histogram (for plots and pulls;
+        the internal parametrisation, hence :meth:`predict`, is not restored)."""
+        edges, counts = np.asarray(edges, np.float64), np.asarray(counts, np.float64)
+        fitted = np.ones(len(counts), bool) if sr is None else ~sr_bin_mask(edges, sr)
+        cov = np.asarray([[np.nan if v is None else v for v in row] for row in d["cov"]], dtype=np.float64)
+        params = np.array([d["params"].get(name, 0.0) for name in PARAM_NAMES])
+        rows = tuple((r["n_params"], r["chi2"], r["ndf"], r["valid"], np.nan if r["p_ftest"] is None else r["p_ftest"])
+                     for r in d.get("ftest", []))
+        return cls(edges=edges, counts=counts, fitted=fitted, n_params=d["n_params"], theta=np.full(d["n_params"], np.nan),
+                   theta_cov=np.full((d["n_params"],) * 2, np.nan), params=params, cov=cov, chi2=d["chi2"],
+                   ndf=d["ndf"], valid=d["valid"], _par=None, ftest=rows)
+
     def to_dict(self) -> dict:
         return {
             "n_params": self.n_params,
@@ -133,19 +172,66 @@ class DijetFit:
             "pvalue": self.pvalue,
             "valid": bool(self.valid),
             "falling": self.falling,
+            "peaked": self.peaked,
+            "ftest": [dict(zip(("n_params", "chi2", "ndf", "valid", "p_ftest"), row)) for row in self.ftest],
         }
 
 
 def fit_dijet(counts, edges, sr=None, n_params: int = 4) -> DijetFit:
     """Fit the dijet function to a histogram, ignoring the bins inside ``sr``.
 
-    ``n_params`` is 3 or 4; a 4-parameter fit that does not converge falls back
-    to the 3-parameter one (check ``fit.n_params``).
+    ``n_params`` is 3, 4 or 5; a fit that does not converge falls back to the
+    next smaller one (check ``fit.n_params``).
     """
+    counts, edges, fitted = _check_histogram(counts, edges, sr)
+    if n_params not in N_PARAMS:
+        raise InputError(f"n_params must be one of {N_PARAMS}, got {n_params}")
+    fit = _fit(counts, edges, fitted, n_params)
+    while not fit.valid and fit.n_params > N_PARAMS[0]:
+        fit = _fit(counts, edges, fitted, fit.n_params - 1)
+    return fit
+
+
+def select_dijet(counts, edges, sr=None, candidates=N_PARAMS, alpha: float = 0.05) -> DijetFit:
+    """The dijet fit with the fewest parameters that more parameters do not significantly improve.
+
+    Fits every ``candidates`` count (ascending; each a subset of 3, 4, 5) and walks
+    up from the smallest valid fit: the next valid one replaces it when Fisher's
+    F-test of the nested fits, F = ((chi2_a - chi2_b) / (n_b - n_a)) / (chi2_b / ndf_b)
+    with (n_b - n_a, ndf_b) degrees of freedom, gives p < ``alpha``; the first
+    improvement that is not significant stops the walk.  (chi2 is the Poisson
+    deviance of the fitted bins.)  The returned fit's ``ftest`` holds
+    every candidate's row.
+    """
+    counts, edges, fitted = _check_histogram(counts, edges, sr)
+    candidates = sorted(int(n) for n in candidates)
+    if not candidates or any(n not in N_PARAMS for n in candidates):
+        raise InputError(f"dijet parameter counts must be among {N_PARAMS}, got {list(candidates)}")
+    if not 0 < alpha < 1:
+        raise InputError(f"the F-test level alpha must be in (0, 1), got {alpha}")
+    fits = [_fit(counts, edges, fitted, n) for n in candidates]
+    rows, chosen, stopped = [], None, False
+    for fit in fits:
+        p = float("nan")
+        if fit.valid and chosen is None:
+            chosen = fit
+        elif fit.valid and not stopped:
+            dof = fit.n_params - chosen.n_params
+            f_stat = max(chosen.chi2 - fit.chi2, 0.0) / dof / max(fit.chi2 / max(fit.ndf, 1), 1e-12)
+            p = float(stats.f.sf(f_stat, dof, max(fit.ndf, 1)))
+            if p < alpha:
+                chosen = fit
+            else:
+                stopped = True
+        rows.append((fit.n_params, float(fit.chi2), int(fit.ndf), bool(fit.valid), p))
+    if chosen is None:  # nothing converged: report the smallest fit (invalid, so not used for a significance)
+        chosen = fits[0]
+    return dataclasses.replace(chosen, ftest=tuple(rows))
+
+
+def _check_histogram(counts, edges, sr):
     counts = np.asarray(counts, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)
-    if n_params not in (3, 4):
-        raise InputError(f"n_params must be 3 or 4, got {n_params}")
     if len(edges) != len(counts) + 1 or np.any(np.diff(edges) <= 0):
         raise InputError("edges must be increasing and have one more entry than counts")
     if edges[0] <= 0 or edges[-1] >= SQRT_S:
@@ -156,18 +242,14 @@ def fit_dijet(counts, edges, sr=None, n_params: int = 4) -> DijetFit:
             f"only {counts[fitted].sum():.0f} events outside the signal region: too few to fit "
             "the background; loosen the score cut or widen the fit range"
         )
-    fit3 = _fit(counts, edges, fitted, 3)
-    if n_params == 3:
-        return fit3
-    fit4 = _fit(counts, edges, fitted, 4)
-    return fit4 if fit4.valid or not fit3.valid else fit3
+    return counts, edges, fitted
 
 
 # --------------------------------------------------------------------- helpers
 class _Parametrisation:
-    """Internal fit parameters theta = (ln N, c_1..c_k) -> dijet parameters (p0, p1, p2, p3).
+    """Internal fit parameters theta = (ln N, c_1..c_k) -> dijet parameters (p0, ..., p4).
 
-    The shape terms of ``ln f`` (``ln(1-x)``, ``-ln x``, ``-ln^2 x``) are nearly collinear
+    The shape terms of ``ln f`` (``ln(1-x)``, ``-ln x``, ``-ln^2 x``, ``-ln^3 x``) are nearly collinear
     over a dijet spectrum, so Minuit would see p1..p3 correlated at the 99.9% level.
     The shape parameters are therefore ``p = T c`` with ``T`` whitening the count-weighted,
     centred design matrix: the c's are about uncorrelated with unit errors, and the model
@@ -184,7 +266,7 @@ class _Parametrisation:
         self.transform = vt.T / np.maximum(s, 1e-9 * s[0])
 
     def params(self, theta) -> np.ndarray:
-        shape = np.zeros(4)
+        shape = np.zeros(len(PARAM_NAMES))
         shape[0] = 1.0
         shape[1 : 1 + self.k] = self.transform @ np.asarray(theta[1:])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # Minuit may probe wild values
@@ -204,16 +286,18 @@ class _Parametrisation:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             frac = bin_integrals(edges, self.params(theta))
             if not np.all(np.isfinite(frac)) or frac[fitted].sum() <= 0:  # too few bins: a typical QCD shape
-                theta[1:] = np.linalg.lstsq(self.transform, np.array(LHCO_LIKE[1:])[: self.k], rcond=None)[0]
+                typical = np.array([*LHCO_LIKE[1:], 0.0, 0.0])[: self.k]
+                theta[1:] = np.linalg.lstsq(self.transform, typical, rcond=None)[0]
                 frac = bin_integrals(edges, self.params(theta))
             theta[0] = np.log(counts[fitted].sum() * frac.sum() / frac[fitted].sum())
         return theta
 
 
 def _log_terms(edges) -> np.ndarray:
-    """Columns ln(1-x), -ln x, -ln^2 x at the bin centres."""
+    """Columns ln(1-x), -ln x, -ln^2 x, -ln^3 x at the bin centres (the terms of ln f)."""
     x = 0.5 * (edges[1:] + edges[:-1]) / SQRT_S
-    return np.column_stack([np.log1p(-x), -np.log(x), -np.log(x) ** 2])
+    lx = np.log(x)
+    return np.column_stack([np.log1p(-x), -lx, -(lx**2), -(lx**3)])
 
 
 def _fit(counts, edges, fitted, n_params) -> DijetFit:
@@ -241,7 +325,7 @@ def _fit(counts, edges, fitted, n_params) -> DijetFit:
             cov = jac @ theta_cov @ jac.T
     else:
         theta_cov = np.full((n_params, n_params), np.nan)
-        cov = np.full((4, 4), np.nan)
+        cov = np.full((len(PARAM_NAMES),) * 2, np.nan)
     return DijetFit(
         edges=edges,
         counts=counts,

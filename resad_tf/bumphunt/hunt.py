@@ -5,7 +5,7 @@ scores (the signal-region events by default), the m_jj histogram of the events
 passing the cut is fitted with the dijet function with the signal-region bins
 masked, and the observed signal-region count is compared with the fit's
 interpolation.  A poor sideband fit (p-value below ``min_fit_pvalue``) or a fitted
-shape that is not falling (the flexible dijet function can fit a peak carved by a
+shape with a peak inside the fit range (the flexible dijet function can fit a peak carved by a
 mass-correlated cut) flags the cut as having *sculpted* the background: its
 significance is not to be trusted.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resad_tf.bumphunt.fit import DijetFit, bin_edges, fit_dijet, sr_bin_mask
+from resad_tf.bumphunt.fit import N_PARAMS, DijetFit, bin_edges, fit_dijet, select_dijet, sr_bin_mask
 from resad_tf.bumphunt.significance import local_significance, poisson_pvalue
 from resad_tf.errors import InputError
 from resad_tf.outputs import to_json
@@ -86,6 +86,24 @@ class BumpHuntResult:
     def z(self) -> np.ndarray:
         return np.array([c.z for c in self.cuts])
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "BumpHuntResult":
+        """Rebuild a result from :meth:`to_dict` (what the scan stores), enough to plot it:
+        each cut's histogram and its fitted dijet function (no covariance-based prediction)."""
+        edges = np.asarray(d["edges"], dtype=np.float64)
+        cuts = []
+        for c in d["cuts"]:
+            fit = None
+            if c.get("fit") is not None and c.get("counts") is not None:
+                fit = DijetFit.from_dict(c["fit"], edges, np.asarray(c["counts"], dtype=np.float64), d["sr"])
+            nan = float("nan")
+            cuts.append(CutResult(
+                efficiency=c["efficiency"], threshold=c["threshold"], n_selected=c["n_selected"], n_obs=c["n_obs"],
+                b=nan if c["b"] is None else c["b"], sigma_b=nan if c["sigma_b"] is None else c["sigma_b"],
+                z=nan if c["z"] is None else c["z"], p_poisson=nan if c["p_poisson"] is None else c["p_poisson"],
+                sculpted=c["sculpted"], fit=fit, n_signal_sr=c.get("n_signal_sr"), error=c.get("error")))
+        return cls(tuple(d["sr"]), tuple(d["fit_range"]), d["reference"], edges, tuple(cuts))
+
     def to_dict(self) -> dict:
         """JSON-serialisable summary (NaN becomes null)."""
         out = {
@@ -105,10 +123,12 @@ def bump_hunt(
     efficiencies=(1.0, 0.1, 0.01, 0.002),
     fit_range=(2.6, 6.0),
     bins=0.1,
-    n_params: int = 4,
+    n_params: int | str = "ftest",
     reference: str = "sr",
     label=None,
     min_fit_pvalue: float = 0.01,
+    ftest_alpha: float = 0.05,
+    significance: str = "asymptotic",
 ) -> BumpHuntResult:
     """Bump hunt in m_jj (TeV) after cuts on ``score`` (higher = more signal-like).
 
@@ -116,8 +136,14 @@ def bump_hunt(
     edges.  ``reference`` picks whose scores define the thresholds: ``"sr"`` the
     signal-region events, ``"all"`` every event in the fit range, ``"background"``
     the truth-background signal-region events (needs ``label``).  With ``label``
-    the surviving truth-signal count in the SR is recorded too.
+    the surviving truth-signal count in the SR is recorded too.  ``n_params``: 3, 4
+    or 5 dijet parameters, or ``"ftest"`` (default) to choose per cut among them
+    with Fisher's F-test at level ``ftest_alpha`` (:func:`~resad_tf.bumphunt.fit.select_dijet`).
+    ``significance``: the backend of :func:`~resad_tf.bumphunt.significance.local_significance`
+    (``"asymptotic"`` or ``"pyhf"``).
     """
+    if n_params != "ftest" and n_params not in N_PARAMS:
+        raise InputError(f"n_params must be one of {N_PARAMS} or 'ftest', got {n_params!r}")
     mjj = np.asarray(mjj, dtype=np.float64).reshape(-1)
     score = np.asarray(score, dtype=np.float64).reshape(-1)
     if mjj.shape != score.shape:
@@ -153,11 +179,11 @@ def bump_hunt(
         thr = -np.inf if eff >= 1 else float(np.quantile(score[ref], 1 - eff))
         sel = score >= thr
         cuts.append(_cut(mjj[sel], in_sr[sel], None if label is None else label[sel], edges, sr,
-                         eff, thr, n_params, min_fit_pvalue))
+                         eff, thr, n_params, min_fit_pvalue, ftest_alpha, significance))
     return BumpHuntResult(tuple(map(float, sr)), (float(edges[0]), float(edges[-1])), reference, edges, tuple(cuts))
 
 
-def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue) -> CutResult:
+def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue, ftest_alpha, significance) -> CutResult:
     n_obs = int(in_sr.sum())
     common = dict(
         efficiency=eff,
@@ -168,7 +194,10 @@ def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue) -> Cu
     )
     counts = np.histogram(mjj, edges)[0]
     try:
-        fit = fit_dijet(counts, edges, sr=sr, n_params=n_params)
+        if n_params == "ftest":
+            fit = select_dijet(counts, edges, sr=sr, alpha=ftest_alpha)
+        else:
+            fit = fit_dijet(counts, edges, sr=sr, n_params=n_params)
     except InputError as err:  # too few events after a tight cut: record, do not abort the hunt
         nan = float("nan")
         return CutResult(**common, b=nan, sigma_b=nan, z=nan, p_poisson=nan, sculpted=False,
@@ -179,9 +208,9 @@ def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue) -> Cu
         **common,
         b=b,
         sigma_b=sigma_b,
-        z=local_significance(n_obs, b, sigma_b) if ok else float("nan"),
+        z=local_significance(n_obs, b, sigma_b, backend=significance) if ok else float("nan"),
         p_poisson=poisson_pvalue(n_obs, b),
-        sculpted=bool(not ok or fit.pvalue < min_fit_pvalue or not fit.falling),
+        sculpted=bool(not ok or fit.pvalue < min_fit_pvalue or fit.peaked),
         fit=fit,
         error=None if ok else "the background fit did not converge",
     )

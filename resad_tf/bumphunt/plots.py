@@ -50,6 +50,57 @@ def plot_fit(result: BumpHuntResult, cut: int, path) -> pathlib.Path:
         return _save(fig, path)
 
 
+def plot_fits(result: BumpHuntResult, path, title=None) -> pathlib.Path:
+    """Every cut of one window side by side: m_jj after the cut with its fit (log y), pulls below."""
+    cuts = [i for i, c in enumerate(result.cuts) if c.fit is not None]
+    if not cuts:
+        raise ValueError("no cut of this window has a fit")
+    edges = result.edges
+    centres, widths = 0.5 * (edges[1:] + edges[:-1]), np.diff(edges)
+    with plt.style.context(_STYLE):
+        fig, axes = plt.subplots(2, len(cuts), sharex=True, squeeze=False, figsize=(7 * len(cuts), 8),
+                                 gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+        for col, i in enumerate(cuts):
+            c, ax, axp = result.cuts[i], axes[0, col], axes[1, col]
+            fit = c.fit
+            mplhep.histplot(fit.counts, edges, yerr=np.sqrt(fit.counts), histtype="errorbar", color="k",
+                            label="data", ax=ax)
+            mplhep.histplot(fit.expected(), edges, color="C0", label=f"{fit.n_params}-par. dijet fit", ax=ax)
+            for a in (ax, axp):
+                a.axvspan(*result.sr, color="C1", alpha=0.2)
+            ax.set_yscale("log")
+            ax.legend(fontsize="small", title_fontsize="small",
+                      title=f"eff {c.efficiency:g}: Z = {c.z:.1f}" + (" (sculpted)" if c.sculpted else ""))
+            pulls = fit.pulls()
+            axp.bar(centres, pulls, width=widths, color=np.where(fit.fitted, "C0", "C1"))
+            axp.axhline(0, color="k", lw=1)
+            axp.set_ylim(-5, 5)
+            axp.set_xlabel("$m_{jj}$ [TeV]")
+        axes[0, 0].set_ylabel("events / bin")
+        axes[1, 0].set_ylabel("pull")
+        if title:
+            fig.suptitle(title, fontsize="medium")
+        return _save(fig, path)
+
+
+def plot_toys(toy_max_z, z_observed, path, z_global=None) -> pathlib.Path:
+    """Background-only pseudo-experiments: the distribution of the scan's largest local Z, and the data's."""
+    toy_max_z = np.asarray(toy_max_z, dtype=float)
+    with plt.style.context(_STYLE):
+        fig, ax = plt.subplots(figsize=(10, 8))
+        top = max(float(np.max(toy_max_z, initial=0.0)), float(z_observed), 4.0) + 0.5
+        ax.hist(toy_max_z, bins=np.linspace(0, top, 40), color="C0", alpha=0.7,
+                label=f"{len(toy_max_z)} background-only pseudo-experiments")
+        label = f"data: max local Z = {z_observed:.2f}"
+        if z_global is not None:
+            label += f", global Z = {z_global:.2f}"
+        ax.axvline(z_observed, color="C3", lw=2, label=label)
+        ax.set_xlabel("largest local significance over windows and cuts")
+        ax.set_ylabel("pseudo-experiments")
+        ax.legend(fontsize="small")
+        return _save(fig, path)
+
+
 def plot_significance(result: BumpHuntResult, path) -> pathlib.Path:
     """Local significance versus score-cut efficiency (sculpted cuts marked open)."""
     eff, z = result.efficiencies, result.z

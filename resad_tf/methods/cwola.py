@@ -33,9 +33,20 @@ class CWoLaConfig(ClassifierOptions):
     k_folds: int = option(5, "k-fold cross-training: no data event is scored by a model that saw it")
 
 
-def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int) -> np.ndarray:
-    """Weights of SB events: each sideband carries half of the SR's total weight."""
-    low, high = window.sb_low(mjj), window.sb_high(mjj)
+def sidebands(mjj: np.ndarray, window: Window, gap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the low and high sideband: ``window.sb_width`` TeV wide, ``gap`` TeV away from the SR.
+
+    >>> low, high = sidebands(np.array([2.9, 3.15, 3.25, 3.5, 3.85]), Window(3.3, 3.7, 0.2), gap=0.1)
+    >>> low.tolist(), high.tolist()
+    ([False, True, False, False, False], [False, False, False, False, True])
+    """
+    lo, hi = window.lo - gap, window.hi + gap
+    return (mjj >= lo - window.sb_width) & (mjj < lo), (mjj >= hi) & (mjj < hi + window.sb_width)
+
+
+def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int, gap: float = 0.0) -> np.ndarray:
+    """Weights of SB events: each sideband (:func:`sidebands`) carries half of the SR's total weight."""
+    low, high = sidebands(mjj, window, gap)
     w = np.zeros(len(mjj))
     for side in (low, high):
         if side.sum() == 0:

@@ -10,12 +10,12 @@ The Keras and tree modules are imported on first use, so ``import resad_tf.model
 """
 
 from resad_tf.models.base import KINDS, Classifier, load_classifier, make_classifier
-from resad_tf.models.kfold import KFoldScores, kfold_predict
+from resad_tf.models.kfold import KFoldScores, fold_ids, kfold_predict
 
 _LAZY = {"MLPClassifier": "resad_tf.models.mlp", "TreeEnsembleClassifier": "resad_tf.models.trees"}
 
 __all__ = [
-    "KINDS", "Classifier", "KFoldScores", "kfold_predict", "load_classifier", "make_classifier", *_LAZY
+    "KINDS", "Classifier", "KFoldScores", "fold_ids", "kfold_predict", "load_classifier", "make_classifier", *_LAZY
 ]
 
 

@@ -58,6 +58,10 @@ class TreeEnsembleClassifier(Classifier):
     learning_rate : shrinkage per boosting round.
     max_depth : tree depth limit (None: the library default, i.e. 31 leaves for
         hgb, depth 6 for xgb).
+    min_samples_leaf : hgb: least (weighted-count) events per leaf; xgb: ignored.
+    l2_regularization : L2 penalty on the leaf values (hgb ``l2_regularization``,
+        xgb ``reg_lambda``).  Larger leaves and a penalty keep a weak signal's
+        classifier from fitting the statistical noise of a large background.
     early_stopping : stop a member when its validation loss has not improved
         for ``n_iter_no_change`` rounds.
     validation_fraction : hgb: each member's internal validation share of the
@@ -81,6 +85,8 @@ class TreeEnsembleClassifier(Classifier):
         max_iter=200,
         learning_rate=0.1,
         max_depth=None,
+        min_samples_leaf=20,
+        l2_regularization=0.0,
         early_stopping=True,
         n_iter_no_change=10,
         validation_fraction=0.5,
@@ -95,6 +101,8 @@ class TreeEnsembleClassifier(Classifier):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.validation_fraction = validation_fraction
@@ -108,9 +116,11 @@ class TreeEnsembleClassifier(Classifier):
     def _check_params(self):
         if self.kind not in ("hgb", "xgb"):
             raise InputError(f"tree ensemble kind must be 'hgb' or 'xgb', got {self.kind!r}")
-        for name in ("n_estimators", "max_iter", "n_iter_no_change"):
+        for name in ("n_estimators", "max_iter", "n_iter_no_change", "min_samples_leaf"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.l2_regularization >= 0:
+            raise InputError(f"l2_regularization must be >= 0, got {self.l2_regularization}")
         if not 0 < self.validation_fraction < 1:
             raise InputError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
         if not 0 < self.subsample <= 1:
@@ -125,6 +135,8 @@ class TreeEnsembleClassifier(Classifier):
                 max_iter=int(self.max_iter),
                 learning_rate=self.learning_rate,
                 max_depth=self.max_depth,
+                min_samples_leaf=int(self.min_samples_leaf),
+                l2_regularization=float(self.l2_regularization),
                 early_stopping=bool(self.early_stopping),
                 n_iter_no_change=int(self.n_iter_no_change),
                 validation_fraction=self.validation_fraction,
@@ -137,6 +149,7 @@ class TreeEnsembleClassifier(Classifier):
             learning_rate=self.learning_rate,
             max_depth=self.max_depth,
             subsample=self.subsample,
+            reg_lambda=float(self.l2_regularization) or 1.0,  # 0: XGBoost's own default
             early_stopping_rounds=int(self.n_iter_no_change) if self.early_stopping else None,
             tree_method="hist",
             eval_metric="logloss",

@@ -1,17 +1,45 @@
-"""Window scorers: the callable interface the scan runs per signal-region window.
+"""Window scorers: what the scan runs per signal-region window to score every event of its fit range.
 
-A window scorer is any picklable callable ``scorer(events, window, seed) ->
-scores`` that returns one score per event of ``events`` (higher = more
-signal-like).  The scan passes the events of the window's fit range; every
-event must be scored out of sample, and all events alike: a cut on the score
-must not treat the SR, the sidebands and the rest of the fit range
-differently, or it carves a bump into the background.
+A window scorer is a picklable object with a number of folds ``k`` and a call
+``scorer(events, fold, window, seed, background=None) -> scores``: one score per
+event of ``events`` (higher = more signal-like), where ``fold`` gives each event's
+fold (0..k-1, the same assignment for every window of a dataset).  The score of
+an event of fold ``f`` must come from models that never saw fold ``f``, and all
+events must be scored alike: a cut must not treat the signal region (SR), the
+sidebands and the rest of the fit range differently, or it carves a bump into
+the background.
 
-:class:`CWoLaHGB` (``cwola_hgb``) is the fast built-in: CWoLa hunting (SR
-versus the adjacent sidebands, each sideband weighted to half the SR, as in
-:mod:`resad_tf.methods.cwola`) with a histogram gradient-boosted classifier, on
-features decorrelated from m_jj
-(:class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform`) by default.
+The built-in scorers share one recipe per fold ``f`` (:func:`per_fold`):
+
+1. **Decorrelate.**  Each feature is replaced by its conditional quantile given
+   m_jj, mapped to a standard normal
+   (:class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform`, fitted on
+   the other folds over the whole fit range).  In the background every
+   transformed feature is N(0, 1) at every m_jj, so a classifier on them cannot
+   learn m_jj and a cut keeps the background's m_jj shape (shown on
+   background-only toys in tests/scan and bench/scan_discovery.py).
+2. **Background template for the SR**, by scorer:
+
+   * :class:`SidebandScorer` (``cwola``): CWoLa hunting.  The data in two
+     sidebands of ``sb_width`` TeV, ``sb_gap`` TeV away from the SR (the gap
+     keeps out the resonance's m_jj tails), each weighted to half the SR
+     (:func:`resad_tf.methods.cwola.sideband_weights`).  In the decorrelated
+     space the sidebands are the SR's background to the extent the features'
+     joint dependence (their copula) does not change with m_jj; the balanced
+     weights cancel a linear change.
+   * :class:`FlowScorer` (``cathode``): CATHODE.  Samples of a conditional flow
+     p(x | m_jj) (:class:`~resad_tf.methods.density.ConditionalDensity`) at the
+     SR's masses.  The flows are amortized: one per fold and *blinded region*
+     (:meth:`FlowScorer.background_regions`: overlapping regions of
+     ``blind_width`` TeV such that every window lies inside one), trained on the
+     other folds' events of the whole fit range outside the region, and shared
+     by every window inside it.
+
+3. **Classify** the SR data of the other folds against the template with a
+   regularised boosted-tree classifier and score fold ``f``.
+
+:class:`MethodScorer` runs any registered method of ``bin/`` per window (k-fold,
+no amortization: slow, for comparisons).
 
 :func:`scorer_config` describes a scorer's options for the scan's resume check.
 """
@@ -30,109 +58,226 @@ from resad_tf.errors import InputError
 
 
 class WindowScorer(Protocol):
-    def __call__(self, events: Events, window: Window, seed: int) -> np.ndarray: ...
+    k: int
+
+    def __call__(self, events: Events, fold: np.ndarray, window: Window, seed: int,
+                 background=None) -> np.ndarray: ...
 
 
-def _decorrelated(fit: Events, *others: Events) -> tuple[Events, ...]:
-    """``fit`` and ``others`` with each feature replaced by its conditional CDF given m_jj, fitted on ``fit``."""
+# ------------------------------------------------------------------------------ shared steps
+def decorrelate(events: Events, train: np.ndarray):
+    """The conditional quantile transform fitted on ``events[train]`` (normal output), as a callable (x, m) -> z."""
     from resad_tf.data.decorrelation import ConditionalQuantileTransform
 
-    t = ConditionalQuantileTransform().fit(fit.x, fit.mjj)
-    return tuple(ev.with_features(t.transform(ev.x, ev.mjj), ev.features) for ev in (fit, *others))
+    cqt = ConditionalQuantileTransform(output="normal").fit(events.x[train], events.mjj[train])
+    return cqt.transform
 
 
-def _out_of_fold(events: Events, k: int, seed: int, decorrelate: bool, fit_score) -> np.ndarray:
-    """One score per event of ``events``, each from a model that was fitted without it.
-
-    The events are split at random (``seed``) into ``k`` folds; for fold i,
-    ``fit_score(i, others, train, held_out)`` fits on ``train`` (the events of the
-    other folds, boolean mask ``others`` over ``events``) and returns the scores of
-    ``held_out``.  ``decorrelate``: both see each feature's conditional CDF given
-    m_jj, fitted on ``train`` only.
-    """
-    fold = np.random.default_rng(seed).permutation(len(events)) % k
-    scores = np.empty(len(events))
-    for i in range(k):
-        others = fold != i
-        train, held_out = events.select(others), events.select(~others)
-        if decorrelate:
-            train, held_out = _decorrelated(train, held_out)
-        scores[~others] = fit_score(i, others, train, held_out)
+def per_fold(events: Events, fold: np.ndarray, k: int, fit_score) -> np.ndarray:
+    """One score per event: for each fold f, ``fit_score(f, train)`` returns the scores of ``fold == f``
+    from models fitted on ``train = fold != f`` only."""
+    fold = np.asarray(fold)
+    if fold.shape != (len(events),):
+        raise ValueError(f"fold has shape {fold.shape} for {len(events)} events")
+    scores = np.full(len(events), np.nan)
+    for f in range(k):
+        held_out = fold == f
+        if held_out.any():
+            scores[held_out] = fit_score(f, ~held_out)
     return scores
 
 
 @dataclasses.dataclass(frozen=True)
-class CWoLaHGB:
-    """k-fold CWoLa hunting with a histogram gradient-boosted classifier, as a window scorer.
+class TreeSettings:
+    """The per-window classifier: one regularised HGB (or an ensemble of ``n_members``).
 
-    A classifier learns the window's SR versus its sidebands (``window.sb_width`` TeV;
-    default half the SR width), each sideband weighted to half the SR
-    (:func:`resad_tf.methods.cwola.sideband_weights`).  The events are split at
-    random into ``k`` folds; the model for fold i is trained on the SR and sideband
-    events of the other folds and scores every event of fold i, so every event --
-    in the SR, the sidebands or elsewhere in the fit range -- gets the score of
-    one model that never saw it.  (Scoring the events outside SR + sidebands with
-    the mean of the fold models, as an earlier version did, gave them a narrower score distribution,
-    so a cut kept fewer of them than of the SR and sideband events: a step in m_jj
-    that the dijet fit could not follow, and fake bumps.)
+    The defaults are chosen for a weak signal in a large background (signal ~0.5% of
+    the SR): a small learning rate, large leaves and an L2 penalty keep the trees from
+    fitting the background's fluctuations; no early stopping, which with so little
+    signal stops after a few rounds, before the trees isolate it.
+    """
 
-    The classifier is one scikit-learn HGB of ``max_iter`` rounds without early
-    stopping: with a signal of about 0.5% of the SR the validation loss stops
-    improving after a few rounds, long before the trees isolate the signal.
+    classifier: str = "hgb"
+    n_members: int = 1
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    min_samples_leaf: int = 200
+    l2_regularization: float = 1.0
 
-    ``decorrelate``: the classifier sees each feature's conditional CDF given m_jj
-    (:class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform`), so that
-    it cannot learn m_jj from the background's feature-mass correlation.  The
-    transform is fitted per fold on the other folds' events (all of the fit
-    range, not only SR and sidebands): fitted on the scored events too, it would
-    make their transformed marginals exactly uniform, so whatever a model learned
-    from fluctuations of its training folds would show up reversed in the scored
-    fold: on background (8 toys of 31k SR events) (3.6 +- 0.9)% fewer SR than
-    sideband events passed a 10% cut, a deficit that eats into a real signal.
+    def fit_predict(self, x, y, weight, x_score, seed) -> np.ndarray:
+        from resad_tf.models import make_classifier
+
+        if self.classifier not in ("hgb", "xgb"):
+            raise InputError(f"scan classifier must be 'hgb' or 'xgb', got {self.classifier!r}")
+        model = make_classifier(self.classifier, n_estimators=self.n_members, max_iter=self.max_iter,
+                                learning_rate=self.learning_rate, min_samples_leaf=self.min_samples_leaf,
+                                l2_regularization=self.l2_regularization, early_stopping=False, seed=seed)
+        model.fit(x, y, weight)
+        return model.predict(x_score)
+
+
+#: least events per fold in a window's SR (and in each sideband) for a classifier to learn anything
+MIN_EVENTS_PER_FOLD = 20
+
+
+def _check_count(what: str, n: int, k: int) -> None:
+    if n < MIN_EVENTS_PER_FOLD * k:
+        raise InputError(f"{what} holds {n} events: too few for {k} folds (need at least "
+                         f"{MIN_EVENTS_PER_FOLD * k}); use more data, wider windows or move the scan range")
+
+
+# ------------------------------------------------------------------------------ CWoLa
+@dataclasses.dataclass(frozen=True)
+class SidebandScorer(TreeSettings):
+    """CWoLa hunting on decorrelated features: SR vs two gapped sidebands, k folds (see the module doc)."""
+
+    k: int = 5
+    sb_width: float = 0.4
+    sb_gap: float = 0.1
+    decorrelate: bool = True
+
+    def __post_init__(self):
+        if int(self.k) < 2:
+            raise InputError(f"the scan needs at least 2 folds, got k={self.k}")
+        if not self.sb_width > 0 or not self.sb_gap >= 0:
+            raise InputError(f"sideband width ({self.sb_width}) must be > 0 and gap ({self.sb_gap}) >= 0 TeV")
+
+    def check(self, events: Events, window: Window) -> None:
+        """Refuse (InputError) a window whose SR or sidebands hold too few of ``events`` to train on."""
+        from resad_tf.methods.cwola import sidebands
+
+        _check_count(f"the SR {window.lo}-{window.hi} TeV", int(window.sr(events.mjj).sum()), self.k)
+        low, high = sidebands(events.mjj, dataclasses.replace(window, sb_width=self.sb_width), self.sb_gap)
+        for name, side in (("low", low), ("high", high)):
+            _check_count(f"the {name} sideband of {window.lo}-{window.hi} TeV (width {self.sb_width}, gap "
+                         f"{self.sb_gap} TeV, inside the fit range)", int(side.sum()), self.k)
+
+    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
+        from resad_tf.methods.cwola import sideband_weights, sidebands
+
+        self.check(events, window)
+        window = dataclasses.replace(window, sb_width=self.sb_width)
+        in_sr = window.sr(events.mjj)
+        low, high = sidebands(events.mjj, window, self.sb_gap)
+
+        def fit_score(f, train):
+            z = decorrelate(events, train)(events.x, events.mjj) if self.decorrelate else events.x
+            sr, lo_sb, hi_sb = in_sr & train, low & train, high & train
+            use = sr | lo_sb | hi_sb
+            weight = np.where(sr, 1.0, 0.0)
+            sb = lo_sb | hi_sb
+            weight[sb] = sideband_weights(events.mjj[sb], window, int(sr.sum()), self.sb_gap)
+            return self.fit_predict(z[use], sr[use].astype(float), weight[use], z[~train], seed + f)
+
+        return per_fold(events, fold, self.k, fit_score)
+
+
+# ------------------------------------------------------------------------------ CATHODE
+@dataclasses.dataclass(frozen=True)
+class FlowScorer(TreeSettings):
+    """CATHODE with amortized background flows (see the module doc).
+
+    ``fit_background`` trains one :class:`~resad_tf.methods.density.ConditionalDensity`
+    (logit preprocessing + affine MAF of ``n_blocks`` x ``flow_hidden``, the density
+    averaged over its ``n_checkpoints`` best epochs) on the training folds outside
+    a blinded region; the scan stores it and hands it to every window inside the
+    region.  The window's SR masses are drawn from a KDE of the SR data, the flow
+    is sampled ``oversampling`` times per SR event (from its checkpoint mixture),
+    and the classifier tells the SR data from the samples, both decorrelated with
+    the same transform.
     """
 
     k: int = 5
-    max_iter: int = 100
-    decorrelate: bool = True
+    blind_width: float = 0.8
+    n_blocks: int = 6
+    flow_hidden: int = 64
+    flow_epochs: int = 30
+    flow_batch_size: int = 1024
+    flow_learning_rate: float = 1e-3
+    n_checkpoints: int = 5
+    oversampling: int = 2
 
-    def __call__(self, events: Events, window: Window, seed: int) -> np.ndarray:
-        from resad_tf.methods.cwola import sideband_weights
-        from resad_tf.models import make_classifier
-
+    def __post_init__(self):
         if int(self.k) < 2:
-            raise InputError(f"k must be at least 2 folds, got {self.k}")
-        if window.sb_width is None:
-            window = dataclasses.replace(window, sb_width=(window.hi - window.lo) / 2)
-        in_sr, in_sb = window.sr(events.mjj), window.sb(events.mjj)
-        n_sr = int(in_sr.sum())
-        if n_sr < 2 * self.k:
-            raise InputError(f"SR {window.lo}-{window.hi} TeV holds {n_sr} events: too few for {self.k} folds")
-        weight = np.where(in_sr, 1.0, 0.0)
-        weight[in_sb] = sideband_weights(events.mjj[in_sb], window, n_sr)
+            raise InputError(f"the scan needs at least 2 folds, got k={self.k}")
+        if int(self.oversampling) < 1:
+            raise InputError(f"oversampling must be >= 1, got {self.oversampling}")
 
-        def fit_score(i, others, train, held_out):
-            use = (in_sr | in_sb)[others]  # the classifier learns SR vs sidebands only
-            model = make_classifier("hgb", n_estimators=1, max_iter=self.max_iter, early_stopping=False, seed=seed)
-            model.fit(train.x[use], in_sr[others][use].astype(float), weight[others][use])
-            return model.predict(held_out.x)
+    def background_regions(self, windows) -> list[tuple[float, float]]:
+        """Blinded regions of ``blind_width`` TeV, each window inside one (the first that contains it).
 
-        return _out_of_fold(events, self.k, seed, self.decorrelate, fit_score)
+        Regions start at the first window's low edge and step by ``blind_width - width``
+        (the widest window), so consecutive regions overlap by one window width.
+        """
+        width = max(w.hi - w.lo for w in windows)
+        if self.blind_width < width:
+            raise InputError(f"blind_width ({self.blind_width} TeV) must be at least the window width ({width} TeV)")
+        step = max(self.blind_width - width, 1e-3)
+        lo, top = min(w.lo for w in windows), max(w.hi for w in windows)
+        regions = []
+        while True:
+            regions.append((round(lo, 6), round(lo + self.blind_width, 6)))
+            if lo + self.blind_width >= top - 1e-9:
+                return regions
+            lo += step
+
+    def region_of(self, window: Window, regions) -> tuple[float, float]:
+        for r in regions:
+            if r[0] - 1e-9 <= window.lo and window.hi <= r[1] + 1e-9:
+                return r
+        raise ValueError(f"window {window.lo}-{window.hi} lies in no blinded region of {regions}")
+
+    def flow_options(self):
+        from resad_tf.methods.density import FlowOptions
+
+        return FlowOptions(n_blocks=self.n_blocks, flow_hidden=(self.flow_hidden,), flow_epochs=self.flow_epochs,
+                           flow_batch_size=self.flow_batch_size, flow_learning_rate=self.flow_learning_rate,
+                           n_checkpoints=self.n_checkpoints)
+
+    def fit_background(self, events: Events, train: np.ndarray, region, seed: int):
+        """The background density of one fold and blinded region: trained on ``events[train]`` outside ``region``."""
+        from resad_tf.methods.density import ConditionalDensity
+
+        use = train & ~events.in_window(*region)
+        return ConditionalDensity(self.flow_options(), seed=seed).fit(events.select(use))
+
+    def check(self, events: Events, window: Window) -> None:
+        """Refuse (InputError) a window whose SR holds too few of ``events`` to train on."""
+        _check_count(f"the SR {window.lo}-{window.hi} TeV", int(window.sr(events.mjj).sum()), self.k)
+
+    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
+        from resad_tf.flows import MjjDensity
+
+        if background is None or len(background) != self.k:
+            raise ValueError(f"FlowScorer needs one background density per fold ({self.k}), got {background!r}")
+        self.check(events, window)
+        in_sr = window.sr(events.mjj)
+
+        def fit_score(f, train):
+            transform = decorrelate(events, train)
+            sr = in_sr & train
+            mjj = MjjDensity((window.lo, window.hi)).fit(events.mjj[sr]).sample(
+                self.oversampling * int(sr.sum()), seed=seed + f)
+            samples = background[f].sample(mjj, seed=seed + f, ensemble=True)
+            x = np.concatenate([transform(events.x[sr], events.mjj[sr]), transform(samples, mjj)])
+            y = np.r_[np.ones(int(sr.sum())), np.zeros(len(mjj))]
+            z_score = transform(events.x[~train], events.mjj[~train])
+            return self.fit_predict(x, y, None, z_score, seed + f)
+
+        return per_fold(events, fold, self.k, fit_score)
 
 
-cwola_hgb = CWoLaHGB()
-
-
+# ------------------------------------------------------------------------------ any method
 @dataclasses.dataclass(frozen=True)
 class MethodScorer:
     """Any registered method (``resad_tf.methods.get(method)``) as a window scorer.
 
-    The events are split into ``k`` folds; the method is fitted on the other
-    folds (its Regions hold them as the data, with this window) and scores the
-    held-out fold, so every event is scored by a model that never saw it.
-    ``config`` overrides fields of the method's Config.  ``decorrelate``: the
-    method sees the features decorrelated from m_jj, the transform fitted on the
-    training folds (as in :class:`CWoLaHGB`).  Methods that need samples besides
-    the data (a background reference, a simulation) cannot run in a scan.
+    For each fold the method is fitted on the other folds (its Regions hold them
+    as the data, with this window) and scores the held-out fold.  ``config``
+    overrides fields of the method's Config.  ``decorrelate``: the method sees the
+    decorrelated features (the transform fitted on the training folds).  Methods
+    that need samples besides the data (a background reference, a simulation)
+    cannot run in a scan.  Nothing is amortized: every window retrains everything.
     """
 
     method: str
@@ -140,7 +285,7 @@ class MethodScorer:
     k: int = 5
     decorrelate: bool = False
 
-    def __call__(self, events: Events, window: Window, seed: int) -> np.ndarray:
+    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
         from resad_tf import methods
         from resad_tf.data.regions import Regions
 
@@ -149,44 +294,48 @@ class MethodScorer:
             raise InputError(f"{self.method} needs {sorted(cls.needs)} besides the data and cannot run in a scan")
         cfg = cls.Config(**dict(self.config))
 
-        def fit_score(i, others, train, held_out):
-            model = cls(cfg, seed=seed + i, verbose=False).fit(Regions(window=window, data=train, seed=seed))
-            return model.score(held_out)
+        def fit_score(f, train):
+            ev = events
+            if self.decorrelate:
+                z = decorrelate(events, train)(events.x, events.mjj)
+                ev = events.with_features(z, events.features)
+            model = cls(cfg, seed=seed + f, verbose=False).fit(Regions(window=window, data=ev.select(train), seed=seed))
+            return model.score(ev.select(~train))
 
-        return _out_of_fold(events, self.k, seed, self.decorrelate, fit_score)
+        return per_fold(events, fold, self.k, fit_score)
 
 
-BUILTIN = {"cwola-hgb": cwola_hgb}
+BUILTIN = {"cwola": SidebandScorer, "cathode": FlowScorer}
 
 
-def get_scorer(name: str, decorrelate: bool | None = None) -> WindowScorer:
-    """The built-in window scorer called ``name``, or any registered method with k-fold scoring.
+def get_scorer(name: str, **options) -> WindowScorer:
+    """The built-in scorer ``name`` (``cwola``, ``cathode``) with ``options``, or any registered method.
 
-    ``decorrelate``: decorrelate the features from m_jj first (None: the scorer's default,
-    on for ``cwola-hgb``, off for the methods).
-
-    >>> get_scorer("cwola-hgb", decorrelate=False)
-    CWoLaHGB(k=5, max_iter=100, decorrelate=False)
+    >>> get_scorer("cwola", k=3).k
+    3
+    >>> get_scorer("cathode").background_regions([Window(3.3, 3.7), Window(3.8, 4.2)])
+    [(3.3, 4.1), (3.7, 4.5)]
     """
     from resad_tf import methods
 
+    options = {key: value for key, value in options.items() if value is not None}
     if name in BUILTIN:
-        scorer = BUILTIN[name]
-    elif name in methods.names():
-        scorer = MethodScorer(name)
-    else:
-        raise InputError(f"unknown scan method {name!r}; choices: {sorted(BUILTIN) + methods.names()}")
-    return scorer if decorrelate is None else dataclasses.replace(scorer, decorrelate=bool(decorrelate))
+        cls = BUILTIN[name]
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InputError(f"scan method {name!r} has no option(s) {unknown}; it takes {sorted(known)}")
+        return cls(**options)
+    if name in methods.names():
+        return MethodScorer(name, k=options.get("k", 5), decorrelate=bool(options.get("decorrelate", False)))
+    raise InputError(f"unknown scan method {name!r}; choices: {sorted(BUILTIN) + methods.names()}")
 
 
 def scorer_config(scorer) -> dict:
     """What a scorer is and its options, as JSON-ready data (recorded with the scan settings).
 
-    Dataclass scorers give their fields; ``functools.partial`` its keywords over
-    the wrapped scorer's; anything else just its name.
-
-    >>> scorer_config(CWoLaHGB(k=3))
-    {'name': 'CWoLaHGB', 'k': 3, 'max_iter': 100, 'decorrelate': True}
+    >>> scorer_config(SidebandScorer(k=3))["k"], scorer_config(SidebandScorer())["name"]
+    (3, 'SidebandScorer')
     """
     if isinstance(scorer, functools.partial):
         return {**scorer_config(scorer.func), **scorer.keywords}

@@ -1,7 +1,9 @@
-"""The scan's output directory: one JSON file per finished or failed task, written atomically.
+"""The scan's output directory: one file per finished step, written atomically.
 
 ``DIR/tasks/<id>.json`` marks a finished task (a rerun skips it);
-``DIR/tasks/<id>.failed.json`` holds the traceback of a failed one (a rerun retries it).
+``DIR/tasks/<id>.failed.json`` holds the traceback of a failed one (a rerun retries it);
+``DIR/background/nsig<N>_seed<S>/<lo>-<hi>_fold<f>/`` an amortized background model;
+``DIR/summary/nsig<N>_seed<S>.json`` a data set's local and global significance.
 """
 
 from __future__ import annotations
@@ -22,6 +24,20 @@ class TaskStore:
     def done_path(self, task_id: str) -> pathlib.Path:
         return self.tasks / f"{task_id}.json"
 
+    def background_path(self, data_key, region, fold: int) -> pathlib.Path:
+        n_sig, seed = data_key
+        return self.dir / "background" / f"nsig{n_sig}_seed{seed}" / f"{region[0]:.3f}-{region[1]:.3f}_fold{fold}"
+
+    def summary_path(self, data_key) -> pathlib.Path:
+        n_sig, seed = data_key
+        return self.dir / "summary" / f"nsig{n_sig}_seed{seed}.json"
+
+    def write_summary(self, data_key, summary: dict) -> None:
+        write_json(self.summary_path(data_key), summary)
+
+    def read_summary(self, data_key) -> dict:
+        return json.loads(self.summary_path(data_key).read_text())
+
     def failed_path(self, task_id: str) -> pathlib.Path:
         return self.tasks / f"{task_id}.failed.json"
 
@@ -38,8 +54,8 @@ class TaskStore:
     def read_done(self, task_id: str) -> dict:
         return json.loads(self.done_path(task_id).read_text())
 
-    def check_settings(self, settings: dict) -> None:
-        """Record the scan settings; refuse to resume into a directory made with different ones.
+    def check_settings(self, settings: dict, record: bool = True) -> None:
+        """Refuse to resume into a directory made with different settings; ``record`` them if new.
 
         A setting missing from the recorded ones counts as None (a setting added later with that default).
         """
@@ -53,5 +69,5 @@ class TaskStore:
                     f"{self.dir} holds a scan made with different settings ({', '.join(diff)}); "
                     "use a new --output_dir or the same settings to resume"
                 )
-        else:
+        elif record:
             write_json(path, settings)

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from resad_tf.bumphunt import bump_hunt
+from resad_tf.bumphunt.fit import N_PARAMS
+from resad_tf.bumphunt.significance import BACKENDS
 from resad_tf.data.events import Events
 from resad_tf.data.regions import Window
 from resad_tf.errors import InputError
@@ -22,18 +24,38 @@ def window_name(window: Window) -> str:
     return f"{window.lo:.3f}-{window.hi:.3f}"
 
 
-def make_windows(width: float, step: float, scan_range, sb_width: float | None = None) -> list[Window]:
-    """SR windows of ``width`` TeV every ``step`` TeV, all inside ``scan_range = (lo, hi)``.
-
-    ``sb_width``: the sidebands a scorer trains on (None: the scorer's default).
-    """
+def make_windows(width: float, step: float, scan_range) -> list[Window]:
+    """SR windows of ``width`` TeV every ``step`` TeV, all inside ``scan_range = (lo, hi)``."""
     lo, hi = map(float, scan_range)
-    if width <= 0 or step <= 0:
-        raise InputError(f"--window_width ({width}) and --step ({step}) must be positive")
+    if not (width > 0 and step > 0):
+        raise InputError(f"--window_width ({width}) and --step ({step}) must be positive (TeV)")
     if hi - lo < width - 1e-9:
-        raise InputError(f"--scan_range {lo}-{hi} TeV is narrower than one window ({width} TeV)")
+        raise InputError(f"--scan_range {lo}-{hi} TeV is narrower than one window ({width} TeV): "
+                         "widen the range or narrow the windows")
     n = int(np.floor((hi - lo - width) / step + 1e-9)) + 1
-    return [Window(round(lo + i * step, 6), round(lo + i * step + width, 6), sb_width) for i in range(n)]
+    return [Window(round(lo + i * step, 6), round(lo + i * step + width, 6)) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The events of one injection x seed and their fold (the same for every window).
+
+    >>> from resad_tf.data.events import Events
+    >>> Dataset.make(Events(np.linspace(3, 4, 10), np.zeros((10, 1)), ("f",)), k=5, seed=0).fold.max()
+    np.int64(4)
+    """
+
+    events: Events
+    fold: np.ndarray
+
+    @classmethod
+    def make(cls, events: Events, k: int, seed: int) -> "Dataset":
+        from resad_tf.models import fold_ids
+
+        return cls(events, fold_ids(len(events), k, seed))
+
+    def select(self, mask) -> "Dataset":
+        return Dataset(self.events.select(mask), self.fold[mask])
 
 
 @dataclass(frozen=True)
@@ -43,31 +65,44 @@ class HuntSettings:
     ``fit_range`` (TeV) bounds the background fit and the events a scorer sees.
     ``fit_margin`` (TeV; None: the whole ``fit_range``) makes both window-local, as
     in CWoLa hunting: [max(fit_lo, lo - margin), min(fit_hi, hi + margin)] for the
-    window [lo, hi).  It must leave room for the scorer's sidebands and a few bins
-    of ``bin_width`` on each side.
+    window [lo, hi).  ``n_params``: 3, 4 or 5 dijet parameters or ``"ftest"``
+    (chosen per window and cut by Fisher's F-test at ``ftest_alpha``).
+    ``significance``: the local-significance backend (``asymptotic`` or ``pyhf``).
 
-    >>> HuntSettings("cwola-hgb", fit_range=(2.8, 6.0), fit_margin=0.6).task_fit_range(Window(3.0, 3.4))
+    >>> HuntSettings("cwola", fit_range=(2.8, 6.0), fit_margin=0.6).task_fit_range(Window(3.0, 3.4))
     (2.8, 4.0)
     """
 
     method: str
     efficiencies: tuple[float, ...] = (1.0, 0.1, 0.01, 0.002)
-    fit_range: tuple[float, float] = (2.6, 6.0)
+    fit_range: tuple[float, float] = (2.8, 6.0)
     fit_margin: float | None = None
     bin_width: float = 0.1
-    n_params: int = 4
+    n_params: int | str = "ftest"
+    ftest_alpha: float = 0.05
+    significance: str = "asymptotic"
     reference: str = "sr"
     data: str = "toy"
 
     def __post_init__(self):
         if self.fit_margin is not None and not self.fit_margin > 0:
             raise InputError(f"--fit_margin must be positive (TeV), got {self.fit_margin}")
+        if self.n_params != "ftest" and self.n_params not in N_PARAMS:
+            raise InputError(f"--n_params must be one of {N_PARAMS} or 'ftest', got {self.n_params!r}")
+        if not 0 < self.ftest_alpha < 1:
+            raise InputError(f"--ftest_alpha must be in (0, 1), got {self.ftest_alpha}")
+        if self.significance not in BACKENDS:
+            raise InputError(f"--significance must be one of {BACKENDS}, got {self.significance!r}")
+        effs = [float(e) for e in self.efficiencies]
+        if not effs or not all(0 < e <= 1 for e in effs):
+            raise InputError(f"--efficiencies must lie in (0, 1], got {list(self.efficiencies)}")
 
     def task_fit_range(self, window: Window) -> tuple[float, float]:
         """The fit range of ``window``'s bump hunt (and of the events its scorer sees)."""
         lo, hi = map(float, self.fit_range)
         if not lo < window.lo < window.hi < hi:
-            raise InputError(f"window {window_name(window)} TeV must lie inside the fit range {lo}-{hi} TeV")
+            raise InputError(f"window {window_name(window)} TeV must lie strictly inside the fit range "
+                             f"{lo}-{hi} TeV: move the scan range inside the fit range")
         if self.fit_margin is None:
             return lo, hi
         return max(lo, round(window.lo - self.fit_margin, 9)), min(hi, round(window.hi + self.fit_margin, 9))
@@ -98,29 +133,63 @@ def make_tasks(windows, seeds, n_sigs, method) -> list[Task]:
     return [Task(w, int(s), int(n), method) for n in n_sigs for s in seeds for w in windows]
 
 
-def run_task(task: Task, events: Events, scorer, settings: HuntSettings) -> dict:
+def calibrate_per_fold(scores: np.ndarray, fold: np.ndarray, in_sr: np.ndarray, seed=0) -> np.ndarray:
+    """Each score replaced by the fraction of its own fold's SR events that score below it.
+
+    Every fold has its own models, whose score scales differ; after this a cut at
+    efficiency e keeps a fraction e of every fold's SR events.  Tied scores (boosted
+    trees give many) are spread uniformly over the ranks they share (the randomized
+    probability integral transform, seeded), so that every efficiency is reachable.
+
+    >>> u = calibrate_per_fold(np.array([0.1, 0.2, 5.0, 6.0]), np.array([0, 0, 1, 1]), np.ones(4, bool))
+    >>> np.floor(2 * u).tolist()  # the lower and the upper half of each fold
+    [0.0, 1.0, 0.0, 1.0]
+    >>> tied = np.repeat([1.0, 2.0, 3.0, 4.0], 250)  # four distinct scores only
+    >>> round(float(np.mean(calibrate_per_fold(tied, np.zeros(1000, int), np.ones(1000, bool)) >= 0.9)), 2)
+    0.1
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(scores))
+    for f in np.unique(fold):
+        mine = fold == f
+        ref = np.sort(scores[mine & in_sr])
+        if len(ref) == 0:
+            raise InputError(f"fold {f} has no events in the signal region: too few events for the folds")
+        below = np.searchsorted(ref, scores[mine], side="left")
+        tied = np.searchsorted(ref, scores[mine], side="right") - below
+        out[mine] = (below + rng.random(int(mine.sum())) * tied) / len(ref)
+    return out
+
+
+def run_task(task: Task, data: Dataset, scorer, settings: HuntSettings, background=None) -> dict:
     """Score the events of the window's fit range and bump-hunt; returns the task's record."""
     t0 = time.perf_counter()
     lo, hi = settings.task_fit_range(task.window)
-    ev = events.select(events.in_window(lo, hi))
-    scores = np.asarray(scorer(ev, task.window, task.seed), dtype=np.float64)
-    if scores.shape != (len(ev),):
-        raise ValueError(f"scorer returned shape {scores.shape} for {len(ev)} events")
+    d = data.select(data.events.in_window(lo, hi))
+    ev = d.events
+    raw = np.asarray(scorer(ev, d.fold, task.window, task.seed, background=background), dtype=np.float64)
+    if raw.shape != (len(ev),) or not np.all(np.isfinite(raw)):
+        raise ValueError(f"scorer returned shape {raw.shape} (finite: {np.isfinite(raw).all()}) for {len(ev)} events")
+    in_sr = task.window.sr(ev.mjj)
+    scores = calibrate_per_fold(raw, d.fold, in_sr, seed=task.seed)
     res = bump_hunt(ev.mjj, scores, sr=(task.window.lo, task.window.hi), efficiencies=settings.efficiencies,
                     fit_range=(lo, hi), bins=settings.bin_width, n_params=settings.n_params,
-                    reference=settings.reference, label=ev.label)
-    in_sr = ev.in_window(task.window.lo, task.window.hi)
+                    reference=settings.reference, label=ev.label, ftest_alpha=settings.ftest_alpha,
+                    significance=settings.significance)
     return {
         "id": task.id,
         "method": task.method,
         "n_sig": task.n_sig,
         "seed": task.seed,
         "window": {"lo": task.window.lo, "hi": task.window.hi, "centre": task.window.center},
+        "fit_range": [lo, hi],
         "n_events": len(ev),
         "n_sr": int(in_sr.sum()),
         "n_signal_sr": None if ev.label is None else int(np.sum(ev.label[in_sr] == 1)),
         "efficiencies": list(settings.efficiencies),
         "z": [c.z if np.isfinite(c.z) else None for c in res.cuts],
+        "sculpted": [bool(c.sculpted) for c in res.cuts],
+        "n_params": [None if c.fit is None else c.fit.n_params for c in res.cuts],
         "bump_hunt": res.to_dict(),
         "wall_s": time.perf_counter() - t0,
     }

@@ -50,3 +50,20 @@ def test_poisson_pvalue_is_upper_tail_sum():
         assert poisson_pvalue(n, b) == pytest.approx(1 - stats.poisson.pmf(np.arange(n), b).sum(), abs=1e-12)
     # large counts: the asymptotic Z agrees with the exact p-value
     assert stats.norm.isf(poisson_pvalue(1100, 1000.0)) == pytest.approx(local_significance(1100, 1000.0), abs=0.05)
+
+
+@pytest.mark.parametrize("n, b, sigma_b", [(150, 100.0, 10.0), (317, 207.0, 14.0), (1582, 1349.0, 37.0), (12, 5.0, 2.0)])
+def test_pyhf_backend_is_the_on_off_likelihood(n, b, sigma_b):
+    """pyhf's counting model with a Poisson-constrained background is the on/off problem:
+    n_off = (b / sigma_b)^2 sideband counts with tau = n_off / b; Li & Ma (1983) eq. 17 gives its Z."""
+    n_off = (b / sigma_b) ** 2
+    alpha = b / n_off  # on/off exposure ratio
+    z_lima = np.sqrt(2 * (n * np.log((1 + alpha) / alpha * n / (n + n_off))
+                          + n_off * np.log((1 + alpha) * n_off / (n + n_off))))
+    assert local_significance(n, b, sigma_b, backend="pyhf") == pytest.approx(z_lima, rel=0.01)
+    # both backends agree where the constraint's shape matters little
+    assert local_significance(n, b, sigma_b, backend="pyhf") == pytest.approx(
+        local_significance(n, b, sigma_b), rel=0.1)
+    assert local_significance(0.9 * b, b, sigma_b, backend="pyhf") == 0.0
+    with pytest.raises(InputError, match="backend"):
+        local_significance(n, b, sigma_b, backend="root")

@@ -6,14 +6,25 @@ import sys
 
 import numpy as np
 import pytest
-from scipy import stats
 
-from resad_tf.errors import InputError
 from resad_tf.data import Window
-from resad_tf.scan import CWoLaHGB, HuntSettings, Task, make_tasks, make_windows, run_scan, run_task, slurm_cluster
+from resad_tf.errors import InputError
+from resad_tf.scan import (
+    Dataset,
+    FlowScorer,
+    HuntSettings,
+    SidebandScorer,
+    Task,
+    make_tasks,
+    make_windows,
+    run_scan,
+    run_task,
+    slurm_cluster,
+)
+from resad_tf.scan.scorers import MethodScorer, get_scorer, per_fold
 
 EFFS = (1.0, 0.1, 0.02)
-FAST = CWoLaHGB(k=3, max_iter=30)
+FAST = SidebandScorer(k=3, max_iter=30, min_samples_leaf=20, sb_width=0.3)
 
 
 @pytest.fixture
@@ -21,13 +32,17 @@ def load(toy):
     return lambda n_sig, seed: toy(20_000, n_sig, seed, shift=2.5)
 
 
-def _feature_scorer(events, window, seed):
-    """Deterministic and instant: the sum of the two signal-like features."""
-    return events.x[:, 0] + events.x[:, 1]
+class _Feature:
+    """Deterministic and instant: the sum of the two signal-like features (a 'perfect' scorer)."""
+
+    k = 3
+
+    def __call__(self, events, fold, window, seed, background=None):
+        return events.x[:, 0] + events.x[:, 1]
 
 
-def _settings(method):
-    return HuntSettings(method, efficiencies=EFFS)
+def _settings(method, **kw):
+    return HuntSettings(method, efficiencies=EFFS, fit_range=(2.6, 6.0), **kw)
 
 
 def _z(records):
@@ -44,103 +59,128 @@ def test_make_windows():
         make_windows(0.4, 0.0, (3.0, 4.0))
 
 
-def test_scan_peaks_at_the_injected_resonance(tmp_path, load):
+def test_scan_finds_the_injected_resonance_with_local_and_global_significance(tmp_path, load):
     windows = make_windows(0.4, 0.2, (2.9, 4.3))
-    summary = run_scan(make_tasks(windows, [0], [400], "cwola-hgb"), load, FAST, _settings("cwola-hgb"),
-                       tmp_path, quiet=True)
+    summary = run_scan(make_tasks(windows, [0], [300], "cwola"), load, FAST, _settings("cwola"), tmp_path,
+                       quiet=True, n_toys=20)
     assert summary.n_failed == 0 and summary.n_run == len(windows)
-    best = max(summary.records, key=lambda r: max(z for z in r["z"] if z is not None))
-    assert best["window"]["lo"] == pytest.approx(3.3) and best["window"]["hi"] == pytest.approx(3.7)
-    assert max(z for z in best["z"] if z is not None) > 3
-    assert best["n_signal_sr"] > 300  # the truth is recorded
+    (d,) = summary.datasets
+    assert d["window"] == [3.3, 3.7] and d["z_local_max"] > 5
+    assert d["n_toys"] == 20 and max(d["toy_max_z"]) < d["z_local_max"]
+    assert d["p_global_gv"] < 1e-3 and d["z_global"] > 3 and d["method"] == "gross-vitells"
+    assert d["z_global"] < d["z_local_max"]  # the look-elsewhere effect costs significance
     saved = json.loads((tmp_path / "scan.json").read_text())
-    assert len(saved["records"]) == len(windows) and saved["n_failed"] == 0
-    assert (tmp_path / "scan_significance.png").stat().st_size > 0
+    assert len(saved["records"]) == len(windows) and saved["datasets"][0]["z_global"] == d["z_global"]
+    for name in ("significance", "toys_max_z", "fits"):
+        assert (tmp_path / "plots" / f"{name}_nsig300_seed0.png").stat().st_size > 0
 
 
-class _Flaky:
-    """Scorer that logs every call and fails on one window (a crash mid-scan)."""
+class _Flaky(_Feature):
+    """A scorer that logs every call and fails on one window (a crash mid-scan)."""
 
     def __init__(self, log, fail_lo=None):
         self.log, self.fail_lo = log, fail_lo
 
-    def __call__(self, events, window, seed):
+    def __call__(self, events, fold, window, seed, background=None):
         with open(self.log, "a") as f:
             f.write(f"{window.lo}\n")
         if self.fail_lo is not None and abs(window.lo - self.fail_lo) < 1e-9:
             raise RuntimeError("boom in this window")
-        return _feature_scorer(events, window, seed)
+        return super().__call__(events, fold, window, seed)
 
 
-def test_failed_tasks_are_reported_and_resume_skips_finished_ones(tmp_path, load):
+def test_failed_tasks_are_reported_and_resume_gives_identical_results(tmp_path, load):
     tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 4.1)), [0], [300], "feat")
-    first = run_scan(tasks, load, _Flaky(tmp_path / "log1", fail_lo=3.3), _settings("feat"), tmp_path / "a", quiet=True)
+    first = run_scan(tasks, load, _Flaky(tmp_path / "log1", fail_lo=3.3), _settings("feat"), tmp_path / "a",
+                     quiet=True, n_toys=5)
     assert first.failed == ["feat_nsig300_seed0_3.300-3.700"] and first.n_failed == 1
+    assert first.datasets == []  # a data set is summarised only when all its windows are done
     failed = json.loads((tmp_path / "a/tasks/feat_nsig300_seed0_3.300-3.700.failed.json").read_text())
     assert "boom in this window" in failed["traceback"]
-    done = {p: p.stat().st_mtime_ns for p in (tmp_path / "a/tasks").glob("*[0-9].json")}
-    assert len(done) == len(tasks) - 1
-
-    second = run_scan(tasks, load, _Flaky(tmp_path / "log2"), _settings("feat"), tmp_path / "a", quiet=True)
-    assert second.n_failed == 0 and second.n_skipped == len(tasks) - 1 and second.n_run == 1
+    second = run_scan(tasks, load, _Flaky(tmp_path / "log2"), _settings("feat"), tmp_path / "a", quiet=True, n_toys=5)
+    assert second.n_failed == 0 and second.n_run == 1 and second.n_skipped == 3
     assert (tmp_path / "log2").read_text().split() == ["3.3"]  # only the failed window ran again
-    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # finished tasks untouched
-    assert not list((tmp_path / "a/tasks").glob("*.failed.json"))
-    assert not [p for p in (tmp_path / "a").rglob(".*")]  # no temp files left behind
-
-    clean = run_scan(tasks, load, _Flaky(tmp_path / "log3"), _settings("feat"), tmp_path / "b", quiet=True)
-    assert _z(second.records) == _z(clean.records)
-
-
-def test_resume_refuses_different_settings(tmp_path, load):
-    tasks = make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [0], "feat")
-    run_scan(tasks, load, _feature_scorer, _settings("feat"), tmp_path, quiet=True)
-    with pytest.raises(InputError, match="different settings.*efficiencies"):
-        run_scan(tasks, load, _feature_scorer, HuntSettings("feat", efficiencies=(1.0,)), tmp_path, quiet=True)
+    fresh = run_scan(tasks, load, _Feature(), _settings("feat"), tmp_path / "b", quiet=True, n_toys=5)
+    assert _z(second.records) == _z(fresh.records)
+    assert second.datasets == fresh.datasets  # the summary (toys included) is reproducible
+    third = run_scan(tasks, load, _Flaky(tmp_path / "log3"), _settings("feat"), tmp_path / "a", quiet=True, n_toys=5)
+    assert third.n_run == 0 and not (tmp_path / "log3").exists() and third.datasets == second.datasets
 
 
-def test_resume_refuses_a_differently_configured_scorer(tmp_path, load):
-    tasks = make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [0], "cwola-hgb")
-    run_scan(tasks, load, FAST, _settings("cwola-hgb"), tmp_path, quiet=True)
+def test_resume_refuses_different_settings_or_scorer(tmp_path, load):
+    tasks = make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [0], "cwola")
+    run_scan(tasks, load, FAST, _settings("cwola"), tmp_path, quiet=True, n_toys=2)
     config = json.loads((tmp_path / "scan_config.json").read_text())
-    assert config["scorer"] == {"name": "CWoLaHGB", "k": 3, "max_iter": 30, "decorrelate": True}
+    assert config["scorer"]["name"] == "SidebandScorer" and config["scorer"]["k"] == 3 and config["n_toys"] == 2
+    with pytest.raises(InputError, match="different settings.*efficiencies"):
+        run_scan(tasks, load, FAST, HuntSettings("cwola", efficiencies=(1.0,), fit_range=(2.6, 6.0)), tmp_path,
+                 quiet=True, n_toys=2)
     with pytest.raises(InputError, match="different settings.*scorer"):
-        run_scan(tasks, load, CWoLaHGB(k=3, max_iter=30, decorrelate=False), _settings("cwola-hgb"), tmp_path,
-                 quiet=True)
+        run_scan(tasks, load, dataclasses.replace(FAST, decorrelate=False), _settings("cwola"), tmp_path,
+                 quiet=True, n_toys=2)
 
 
-def _sr_sb_rest(events, window):
-    in_sr, in_sb = window.sr(events.mjj), window.sb(events.mjj)
-    return in_sr, in_sb, ~(in_sr | in_sb)
+def test_every_event_is_scored_by_models_that_never_saw_its_fold():
+    fold = np.array([0, 1, 2, 0, 1, 2, 0])
+    seen = []
+
+    def fit_score(f, train):
+        assert not np.any(train & (fold == f))
+        seen.append(f)
+        return np.full(int(np.sum(fold == f)), float(f))
+
+    from resad_tf.data.events import Events
+
+    events = Events(np.linspace(3, 4, 7), np.zeros((7, 1)), ("f",))
+    assert per_fold(events, fold, 3, fit_score).tolist() == fold.astype(float).tolist() and seen == [0, 1, 2]
 
 
-def test_cwola_hgb_scores_sr_sidebands_and_the_rest_alike(toy):
-    """Without signal, every event's score comes from one fold model: the same distribution everywhere
-    (the mean of the fold models, used before for the rest, is narrower and carved a step at the sidebands)."""
-    events = toy(30_000, 0, seed=5)
-    window = Window(3.6, 4.0, 0.2)
-    scores = FAST(events, window, seed=0)
-    in_sr, in_sb, rest = _sr_sb_rest(events, window)
-    assert rest.sum() > 5000
-    for part in (in_sr, in_sb):
-        assert stats.ks_2samp(scores[part], scores[rest]).pvalue > 1e-3
-    assert np.std(scores[rest]) == pytest.approx(np.std(scores[in_sr | in_sb]), rel=0.1)
+def _lhco_background(n, seed):
+    from resad_tf.data import ToySpec, load
+
+    events = load("toy", seed=seed, toy=ToySpec(n_background=n, n_signal=0), quiet=True)
+    return events.select(events.in_window(2.8, 6.0))
 
 
-def test_decorrelation_stops_cwola_from_learning_the_mass(toy):
-    """A feature that tracks m_jj lets SR-vs-sideband training learn m_jj; decorrelated, it does not."""
-    events = toy(60_000, 0, seed=6)
-    tracks_m = 0.5 * events.mjj + np.random.default_rng(0).normal(0, 0.1, len(events))
-    events = events.with_features(np.column_stack([events.x[:, :3], tracks_m]), events.features)
-    window = Window(3.1, 3.5, 0.2)
-    in_sr, in_sb, _ = _sr_sb_rest(events, window)
+def test_cut_efficiency_is_flat_in_mjj_on_background():
+    """On the LHCO-like toy (jet masses grow with m_jj), a cut on the decorrelated scorer keeps the same
+    fraction of the background at every m_jj; without decorrelation the SR-vs-sideband classifier learns m_jj."""
+    events = _lhco_background(250_000, seed=11)
+    data = Dataset.make(events, 3, seed=0)
+    window = Window(3.3, 3.7)
+    edges = np.array([2.8, 3.0, 3.2, 3.3, 3.5, 3.7, 3.8, 4.0, 4.3, 6.0])
+    counts = np.histogram(events.mjj, edges)[0]
 
-    def sr_over_sb_efficiency(scorer):  # at a cut keeping 10% of the SR
-        s = scorer(events, window, seed=0)
-        return np.mean(s[in_sr] >= np.quantile(s[in_sr], 0.9)) / np.mean(s[in_sb] >= np.quantile(s[in_sr], 0.9))
+    def efficiency(scorer):
+        from resad_tf.scan.tasks import calibrate_per_fold
 
-    assert sr_over_sb_efficiency(CWoLaHGB(k=3, max_iter=30, decorrelate=False)) > 2
-    assert sr_over_sb_efficiency(FAST) == pytest.approx(1, abs=0.2)
+        s = calibrate_per_fold(scorer(events, data.fold, window, 0), data.fold, window.sr(events.mjj))
+        return np.histogram(events.mjj[s >= 0.9], edges)[0] / counts
+
+    eff = efficiency(FAST)
+    pull = (eff - 0.1) / np.sqrt(0.1 * 0.9 / counts)
+    assert np.all(np.abs(pull) < 4), (eff, pull)
+    assert np.sum(pull**2) / len(pull) < 3
+    raw = efficiency(dataclasses.replace(FAST, decorrelate=False))
+    raw_pull = (raw - 0.1) / np.sqrt(0.1 * 0.9 / counts)
+    assert np.sum(raw_pull**2) / len(pull) > 3 * max(np.sum(pull**2) / len(pull), 1)
+
+
+def test_background_only_scans_follow_the_pseudo_experiments(tmp_path):
+    """The largest local Z of real background-only scans (the ML scorer retrained on each of 6 independent
+    LHCO-like samples) is distributed as in the pseudo-experiments the global significance relies on."""
+    settings = HuntSettings("cwola", efficiencies=(0.1, 0.02), fit_range=(2.8, 6.0))
+    windows = make_windows(0.4, 0.3, (3.2, 4.4))
+    seeds = list(range(6))
+    summary = run_scan(make_tasks(windows, seeds, [0], "cwola"), lambda n, s: _lhco_background(80_000, 100 + s),
+                       FAST, settings, tmp_path, quiet=True, n_toys=40)
+    assert summary.n_failed == 0 and len(summary.datasets) == len(seeds)
+    real = np.array([d["z_local_max"] for d in summary.datasets])
+    toys = np.concatenate([d["toy_max_z"] for d in summary.datasets])
+    error = np.sqrt(np.var(toys) / len(real) + np.var(toys) / len(toys))
+    assert abs(real.mean() - toys.mean()) < 3 * error, (real, toys.mean(), error)
+    assert real.max() < 4  # no fake discovery
+    assert min(d["p_global_gv"] for d in summary.datasets) > 1e-3
 
 
 def test_window_local_fit_range(toy):
@@ -149,11 +189,13 @@ def test_window_local_fit_range(toy):
     assert settings.task_fit_range(Window(2.8, 3.2)) == (2.6, 3.8)  # clipped to the global range
     seen = []
 
-    def scorer(events, window, seed):
-        seen.append((events.mjj.min(), events.mjj.max()))
-        return _feature_scorer(events, window, seed)
+    class Scorer(_Feature):
+        def __call__(self, events, fold, window, seed, background=None):
+            seen.append((events.mjj.min(), events.mjj.max()))
+            return super().__call__(events, fold, window, seed)
 
-    record = run_task(Task(Window(3.3, 3.7), 0, 300, "feat"), toy(20_000, 300, seed=7), scorer, settings)
+    data = Dataset.make(toy(20_000, 300, seed=7), 3, seed=0)
+    record = run_task(Task(Window(3.3, 3.7), 0, 300, "feat"), data, Scorer(), settings)
     hunt = record["bump_hunt"]
     assert hunt["fit_range"] == [2.7, 4.3] and 2.7 <= seen[0][0] and seen[0][1] < 4.3
     edges = np.array(hunt["edges"])
@@ -164,17 +206,36 @@ def test_window_local_fit_range(toy):
         HuntSettings("feat", fit_margin=0.0)
 
 
+def test_flow_scorer_trains_one_background_per_fold_and_blinded_region(tmp_path, load):
+    scorer = FlowScorer(k=2, blind_width=0.8, n_blocks=1, flow_hidden=8, flow_epochs=1, n_checkpoints=1,
+                        max_iter=20, min_samples_leaf=20)
+    windows = make_windows(0.4, 0.2, (3.1, 4.1))
+    regions = scorer.background_regions(windows)
+    assert regions == [(3.1, 3.9), (3.5, 4.3)]
+    assert all(any(r[0] <= w.lo and w.hi <= r[1] for r in regions) for w in windows)
+    tasks = make_tasks(windows, [0], [300], "cathode")
+    summary = run_scan(tasks, load, scorer, _settings("cathode"), tmp_path, quiet=True, n_toys=3)
+    assert summary.n_failed == 0, summary.failed
+    flows = sorted(p.name for p in (tmp_path / "background" / "nsig300_seed0").iterdir())
+    assert flows == ["3.100-3.900_fold0", "3.100-3.900_fold1", "3.500-4.300_fold0", "3.500-4.300_fold1"]
+    stamp = (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/preprocessing.json").stat().st_mtime_ns
+    (tmp_path / "tasks" / f"{tasks[0].id}.json").unlink()
+    run_scan(tasks, load, scorer, _settings("cathode"), tmp_path, quiet=True, n_toys=3)
+    assert (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/preprocessing.json").stat().st_mtime_ns == stamp
+
+
 def test_dask_local_cluster_matches_synchronous_run(tmp_path, load):
     tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 3.9)), [0, 1], [300], "feat")
-    sync = run_scan(tasks, load, _feature_scorer, _settings("feat"), tmp_path / "sync", quiet=True)
+    sync = run_scan(tasks, load, _Feature(), _settings("feat"), tmp_path / "sync", quiet=True, n_toys=0)
     dask = run_scan(tasks, load, _Flaky(tmp_path / "log", fail_lo=3.5), _settings("feat"), tmp_path / "dask",
-                    cluster="local", n_workers=2, processes=False, quiet=True)
+                    cluster="local", n_workers=2, processes=False, quiet=True, n_toys=0)
     assert dask.n_tasks == 6 and dask.failed == ["feat_nsig300_seed0_3.500-3.900", "feat_nsig300_seed1_3.500-3.900"]
     expected = {k: v for k, v in _z(sync.records).items() if "3.500-3.900" not in k}
     assert _z(dask.records) == expected
 
 
 def test_slurm_job_script():
+    pytest.importorskip("dask_jobqueue")
     cluster = slurm_cluster(queue="short", account="hep", walltime="01:30:00", cores=4, memory="8GB")
     try:
         script = cluster.job_script()
@@ -192,32 +253,42 @@ def _run_cli(repo_root, *args):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--window_width=-1"], "--window_width=-1 must be positive"),
+    (["--window_width=-1"], "--window_width (-1.0) and --step (0.1) must be positive"),
     (["--efficiencies=1,abc"], "--efficiencies='abc' is not a float"),
+    (["--efficiencies=1,2"], "--efficiencies must lie in (0, 1]"),
+    (["--scan_range=3.0,3.2"], "narrower than one window"),
     (["--scan_range=2.7,7"], "must lie strictly inside --fit_range"),
+    (["--fit_range=3.3,3.5", "--scan_range=3.35,3.45", "--window_width=0.1"], "too few"),
+    (["--toy_n_background=3000", "--n_sig=0"], "too few for 5 folds"),
     (["--method=nope"], "unknown scan method 'nope'"),
+    (["--method=cwola", "--blind_width=1"], "has no option(s) ['blind_width']"),
+    (["--n_params=6"], "--n_params must be one of"),
     (["--cluster=moon"], "--cluster"),
-    (["--fit_margin=-0.5"], "--fit_margin=-0.5 must be positive"),
+    (["--fit_margin=-0.5"], "--fit_margin must be positive"),
+    (["--seeds=-1"], "--seeds must be >= 0"),
+    (["--toy_signal_masses=3.5,0.5"], "--toy_signal_masses needs"),
 ])
 def test_cli_bad_flags_exit_2_with_one_line(repo_root, tmp_path, args, message):
-    r = _run_cli(repo_root, f"--output_dir={tmp_path / 'out'}", *args)
+    r = _run_cli(repo_root, f"--output_dir={tmp_path / 'out'}", "--toy_n_background=20000", *args)
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scan:")]
     assert r.returncode == 2 and len(lines) == 1 and message in lines[0], r.stderr
-    assert not (tmp_path / "out").exists()
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_cli_end_to_end_and_resume(repo_root, tmp_path):
-    args = [f"--output_dir={tmp_path}", "--data=toy", "--toy_n_background=20000", "--toy_n_signal=500",
-            "--n_sig=100", "--seeds=3", "--fit_range=2.8,6.0", "--fit_margin=0.6",
+    args = [f"--output_dir={tmp_path}", "--data=toy", "--toy_n_background=60000", "--toy_n_signal=500",
+            "--n_sig=100", "--seeds=3", "--fit_range=2.8,6.0", "--fit_margin=0.9", "--k=3", "--max_iter=30",
             "--scan_range=3.1,3.9", "--window_width=0.4", "--step=0.4", "--efficiencies=1,0.1",
-            "--cluster=none", "--quiet"]
+            "--n_toys=3", "--cluster=none", "--quiet"]
     r = _run_cli(repo_root, *args)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert "N_sig=100 seed 3: max local Z" in r.stdout and "global Z" in r.stdout
     saved = json.loads((tmp_path / "scan.json").read_text())
     records = saved["records"]
     assert [r_["window"]["lo"] for r_ in records] == [3.1, 3.5] and all(len(r_["z"]) == 2 for r_ in records)
-    assert [r_["bump_hunt"]["fit_range"] for r_ in records] == [[2.8, 4.1], [2.9, 4.5]]
-    assert saved["settings"]["fit_margin"] == 0.6 and saved["settings"]["scorer"]["decorrelate"] is True
+    assert [r_["bump_hunt"]["fit_range"] for r_ in records] == [[2.8, 4.4], [2.8, 4.8]]
+    assert saved["settings"]["fit_margin"] == 0.9 and saved["settings"]["scorer"]["decorrelate"] is True
     again = _run_cli(repo_root, *args)
     assert again.returncode == 0 and "2 already done, 0 run" in again.stdout
     other = _run_cli(repo_root, *args, "--nodecorrelate")
@@ -226,17 +297,15 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
 
 def test_method_scorer_scores_every_event_out_of_fold():
     """A registered method as window scorer: each fold is scored by a model fitted without it."""
-    from resad_tf.data import Window, load, ToySpec
-    from resad_tf.scan.scorers import MethodScorer, get_scorer
-    from resad_tf.errors import InputError
-
-    events = load("toy", seed=5, toy=ToySpec(n_background=6000, n_signal=0), quiet=True)
+    events = _lhco_background(8000, seed=5)
+    fold = Dataset.make(events, 3, seed=0).fold
     scorer = MethodScorer("cwola", (("classifier", "hgb"), ("n_estimators", 1), ("max_iter", 20), ("k_folds", 3)), k=3)
-    s = scorer(events, Window(3.3, 3.7, 0.2), seed=0)
+    window = Window(3.3, 3.7, 0.2)
+    s = scorer(events, fold, window, seed=0)
     assert s.shape == (len(events),) and np.all((s >= 0) & (s <= 1))
-    decorrelated = dataclasses.replace(scorer, decorrelate=True)(events, Window(3.3, 3.7, 0.2), seed=0)
+    decorrelated = dataclasses.replace(scorer, decorrelate=True)(events, fold, window, seed=0)
     assert decorrelated.shape == s.shape and not np.allclose(decorrelated, s)
-    assert isinstance(get_scorer("cathode"), MethodScorer) and not get_scorer("cathode").decorrelate
-    assert get_scorer("cathode", decorrelate=True).decorrelate and get_scorer("cwola-hgb").decorrelate
+    assert isinstance(get_scorer("anode"), MethodScorer) and not get_scorer("anode").decorrelate
+    assert get_scorer("anode", decorrelate=True).decorrelate and get_scorer("cwola").decorrelate
     with pytest.raises(InputError, match="cannot run in a scan"):
-        MethodScorer("iad")(events, Window(3.3, 3.7), seed=0)
+        MethodScorer("iad")(events, fold, window, seed=0)
