@@ -29,14 +29,15 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# Re-resolve the locks from setup.cfg (newest versions allowed by it); review the diff, then `make clean test`.
+# Re-resolve the locks from setup.cfg, keeping the pins that still fit (UPGRADE=--upgrade moves everything to
+# the newest versions setup.cfg allows); review the diff, then `make clean test`.
 lock:
 	$(PYTHON) -m venv build/uv
 	build/uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
 	build/uv/bin/uv pip compile setup.cfg $(EXTRAS) --universal --python-version 3.11 --generate-hashes \
-	    --upgrade --custom-compile-command "make lock" -o $(LOCK)
+	    $(UPGRADE) --custom-compile-command "make lock" -o $(LOCK)
 	echo "tensorflow[and-cuda]" | build/uv/bin/uv pip compile setup.cfg - $(EXTRAS) --python-version 3.11 \
-	    --python-platform x86_64-manylinux_2_28 --generate-hashes --upgrade --custom-compile-command "make lock" \
+	    --python-platform x86_64-manylinux_2_28 --generate-hashes $(UPGRADE) --custom-compile-command "make lock" \
 	    -c $(LOCK) -o requirements/lock-gpu.txt
 
 clean:
