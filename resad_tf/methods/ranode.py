@@ -92,10 +92,18 @@ class RANODE(Method):
     Config = RANODEConfig
 
     def fit(self, regions: Regions) -> "RANODE":
-        cfg = self.config
         sb = regions.require_sidebands("R-ANODE")
-        self.background_ = bg = ConditionalDensity(cfg, self.seed, self.verbose).fit(sb)
-        sr = regions.sr
+        self.background_ = ConditionalDensity(self.config, self.seed, self.verbose).fit(sb)
+        return self.fit_signal(regions.sr, self.background_)
+
+    def fit_signal(self, sr: Events, background: ConditionalDensity) -> "RANODE":
+        """Fit only the signal model on the SR data ``sr``, against a given (fixed) background density.
+
+        :meth:`fit` calls it with the density it trained on the sidebands; the scan
+        calls it with an amortized one (:class:`resad_tf.scan.scorers.RANODEScorer`).
+        """
+        cfg = self.config
+        self.background_ = bg = background
         y = bg.y(sr)
         log_pbg = bg.log_prob_y(y, sr.mjj).astype(np.float32)
         signal_opts = dataclasses.replace(cfg, flow_learning_rate=cfg.signal_learning_rate)

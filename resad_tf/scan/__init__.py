@@ -11,6 +11,7 @@ from resad_tf.scan.scan import ScanSummary, run_scan, summarise
 from resad_tf.scan.scorers import (
     FlowScorer,
     MethodScorer,
+    RANODEScorer,
     SidebandScorer,
     WindowScorer,
     get_scorer,
@@ -24,6 +25,7 @@ __all__ = [
     "FlowScorer",
     "HuntSettings",
     "MethodScorer",
+    "RANODEScorer",
     "ScanSummary",
     "SidebandScorer",
     "Task",
