@@ -22,9 +22,11 @@ import pathlib
 import numpy as np
 
 from resad_tf import plots
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
 from resad_tf.data import Events, Regions, train_val_split
 from resad_tf.errors import InputError
-from resad_tf.methods.base import Method, option
+from resad_tf.methods.base import Method
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 from resad_tf.methods.dctr import DCTRReweighter
 from resad_tf.models import KINDS
@@ -106,11 +108,10 @@ class Salad(Method):
     Config = SaladConfig
     needs = frozenset({"simulation"})
 
-    def fit(self, regions: Regions) -> "Salad":
+    def _fit(self, regions: Regions) -> None:
         self.reweight(regions)
         self.discriminator_ = Discriminator(self.config, seed=self.seed + 2, verbose=self.verbose)
         self.discriminator_.fit(self.sr_data_.x, self.sr_sim_.x, self.sr_data_.weight, self.sr_sim_weight_)
-        return self
 
     def reweight(self, regions: Regions) -> np.ndarray:
         """Steps 1-2: fit the DCTR weights in the sidebands; return the SR simulation's weights.
@@ -152,17 +153,16 @@ class Salad(Method):
         self.sr_sim_weight_ = sim_weight
         return sim_weight
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self.discriminator_.predict(events.x)
 
-    def export(self, directory):
-        directory = pathlib.Path(directory)
-        self.discriminator_.save(directory / "sr_classifier")
-        if self.dctr_ is not None:
-            self.dctr_.save(directory / "dctr")
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"discriminator": save_part(self.discriminator_, directory / "sr_classifier"),
+                "dctr": None if self.dctr_ is None else save_part(self.dctr_, directory / "dctr")}
 
-    def _restore(self, directory):
-        self.discriminator_ = Discriminator.load(directory / "sr_classifier")
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.discriminator_ = load_part(state["discriminator"], directory / "sr_classifier")
+        self.dctr_ = None if state["dctr"] is None else load_part(state["dctr"], directory / "dctr")
 
     def diagnostics(self, directory) -> dict:
         directory = pathlib.Path(directory)
