@@ -1,22 +1,21 @@
 #!/usr/bin/env python
 """Per-event score regression check: every method's script on tiny, seeded toy data, before vs after a change.
 
-    python bench/check_scores.py run --out=/tmp/ref --repo=/path/to/old/checkout   # the old code
-    python bench/check_scores.py run --out=/tmp/new                                 # this checkout
-    python bench/check_scores.py compare /tmp/ref /tmp/new
+    python bench/check_scores.py --out=/tmp/ref --repo=/path/to/old/checkout   # the old code
+    python bench/check_scores.py --out=/tmp/new                                 # this checkout
+    python bench/check_scores.py --compare=/tmp/ref,/tmp/new
 
-``run`` calls ``bin/<method>`` of ``--repo`` (default: this checkout, with that
-checkout's package first on the path) once per case below (seed 0, a 20k-event
-toy, networks and epochs shrunk to seconds) and keeps each run's
-``scores.h5`` and ``metrics.json``.  ``compare`` prints, per case, the largest
-absolute score difference, the AUC and max SIC of both runs, and exits 1 when
-a case differs by more than float32 round-off (``--atol``).  The command line
-is the one thing both versions share, so the check goes through it.
+``--out`` calls ``bin/<method>`` of ``--repo`` (default: this checkout, with
+that checkout's package first on the path) once per case below (seed 0, a
+20k-event toy, networks and epochs shrunk to seconds) and keeps each run's
+``scores.h5`` and ``metrics.json``.  ``--compare`` prints, per case, the
+largest absolute score difference, the AUC and max SIC of both runs, and exits
+1 when a case differs by more than float32 round-off (``--atol``).  The command
+line is the one thing both versions share, so the check goes through it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -25,7 +24,17 @@ import subprocess
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from absl import flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # bench/: common.py
+from common import REPO, run  # noqa: E402
+
+flags.DEFINE_string("out", None, "run every case into this directory")
+flags.DEFINE_string("repo", str(REPO), "the checkout whose bin/ scripts and package run the cases")
+flags.DEFINE_list("cases", None, "a subset of the cases (default: all)")
+flags.DEFINE_list("compare", None, "A,B: compare two --out directories")
+flags.DEFINE_float("atol", 1e-5, "allowed |score difference| relative to max(|score|, 1)")
+FLAGS = flags.FLAGS
 
 TOY = ["--toy_n_background=20000", "--toy_n_signal=5000", "--n_sig=1000", "--seed=0", "--quiet"]
 MLP = ["--epochs=3", "--hidden=16,16", "--batch_size=512"]
@@ -54,7 +63,7 @@ CASES = {
 }
 
 
-def run(out: pathlib.Path, repo: pathlib.Path, cases: list[str]) -> None:
+def run_cases(out: pathlib.Path, repo: pathlib.Path, cases: list[str]) -> None:
     env = dict(os.environ, PYTHONPATH=str(repo), TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     out.mkdir(parents=True, exist_ok=True)
     for name in cases:
@@ -98,22 +107,19 @@ def compare(a: pathlib.Path, b: pathlib.Path, atol: float) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run")
-    p.add_argument("--out", type=pathlib.Path, required=True)
-    p.add_argument("--repo", type=pathlib.Path, default=REPO)
-    p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
-    c = sub.add_parser("compare")
-    c.add_argument("a", type=pathlib.Path)
-    c.add_argument("b", type=pathlib.Path)
-    c.add_argument("--atol", type=float, default=1e-5, help="allowed |difference| relative to max(|score|, 1)")
-    args = parser.parse_args()
-    if args.command == "run":
-        run(args.out, args.repo.resolve(), args.cases.split(","))
-    else:
-        sys.exit(compare(args.a, args.b, args.atol))
+    from resad_tf.errors import InputError
+
+    unknown = sorted(set(FLAGS.cases or ()) - set(CASES))
+    if unknown:
+        raise InputError(f"--cases: unknown {unknown}; choose from {list(CASES)}")
+    if FLAGS.compare:
+        if len(FLAGS.compare) != 2:
+            raise InputError(f"--compare needs two directories A,B, got {FLAGS.compare}")
+        sys.exit(compare(*(pathlib.Path(d) for d in FLAGS.compare), FLAGS.atol))
+    if not FLAGS.out:
+        raise InputError("give --out=DIR (run the cases) or --compare=A,B")
+    run_cases(pathlib.Path(FLAGS.out), pathlib.Path(FLAGS.repo).resolve(), FLAGS.cases or list(CASES))
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

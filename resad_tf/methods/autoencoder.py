@@ -177,6 +177,7 @@ class VAE(_ReconstructionMethod):
 
     def elbo_terms(self, events: Events) -> tuple[np.ndarray, np.ndarray]:
         """Per event (reconstruction term, KL term) of the negative ELBO."""
+        self.check_fitted("elbo_terms()")
         return self.model_.elbo_terms(self.scaler_.transform(events.x), self.config.n_samples,
                                       seed=self.seed)
 

@@ -39,8 +39,8 @@ class FlowOptions:
     flow_patience: int = option(0, "early stopping after this many epochs without improvement (0: off)")
     n_checkpoints: int = option(10, "average the densities of this many best epochs (log-sum-exp)")
     flow_val_fraction: float = option(0.2, "fraction of the flow's training sample used for validation")
-    flow_jit: bool = option(False, "XLA-compile the flow training step (1.5-2x faster for 15x128 flows at "
-                            "batch >= 1024, seconds of compilation)")
+    flow_jit: bool = option(False, "XLA-compile the flow training step (faster for large flows and batches, "
+                            "after seconds of compilation; docs/performance.md)")
 
     def __post_init__(self):
         if self.transform not in ("affine", "rqs"):
