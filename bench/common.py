@@ -39,6 +39,7 @@ def run(main) -> None:
     """Parse the flags and call ``main()``; bad input gives one line and exit status 2 (bugs stay tracebacks)."""
     from resad_tf import cli
 
+    RESULTS.mkdir(parents=True, exist_ok=True)  # scripts save plots there before their tables
     cli.run_script(main)
 
 

@@ -162,7 +162,6 @@ def plot(real_k, toy_k, real_sr, toy_sr, path):
 
 
 def main():
-    del argv
     lhco = pathlib.Path(FLAGS.lhco_dir)
     real = read_v2(lhco / "rd_first100k.features.h5")
     cat = read_cathode(lhco / "cathode_sr" / "innerdata_test.npy")
