@@ -1,4 +1,18 @@
-"""Helpers shared by the benchmark scripts: result tables written atomically, machine description."""
+"""The shared library of the benchmark scripts: command line, seeds, result tables, the cpu profile.
+
+bench/perf/ measures speed and memory (throughput, scaling, timing),
+bench/studies/ physics reach (method comparisons, fidelity studies, the toy's
+calibration).  Every script starts with::
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: this library
+    from common import ...
+
+and ends with ``common.run(main)``: absl flags (``--help`` lists them), a bad
+flag or input one line and exit status 2, as the toolkit's own scripts
+(:func:`resad_tf.cli.run_script`).  Results go to bench/results/<name>.md and
+.json (:func:`write_results`; ``RESAD_BENCH_RESULTS=DIR`` writes them to DIR
+instead, for trial runs that must not replace the recorded ones).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +22,43 @@ import os
 import pathlib
 import platform
 
+from absl import flags
+
+from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path, write_json_atomic
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-LHCO = pathlib.Path(os.environ.get("RESAD_LHCO_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "lhco"))
+BENCH = pathlib.Path(__file__).resolve().parent
+REPO = BENCH.parent
+RESULTS = pathlib.Path(os.environ.get("RESAD_BENCH_RESULTS", BENCH / "results"))
+LHCO = pathlib.Path(os.environ.get("RESAD_LHCO_DIR", REPO.parent / "shared" / "data" / "lhco"))
+FLAGS = flags.FLAGS
+
+
+# ----------------------------------------------------------------------------- command line
+def run(main) -> None:
+    """Parse the flags and call ``main()``; bad input gives one line and exit status 2 (bugs stay tracebacks)."""
+    from resad_tf import cli
+
+    RESULTS.mkdir(parents=True, exist_ok=True)  # scripts save plots there before their tables
+    cli.run_script(main)
+
+
+def ints(name: str) -> list[int]:
+    """The list flag ``--name`` as integers (InputError naming the flag otherwise)."""
+    values = FLAGS[name].value or []
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise InputError(f"--{name}={','.join(values)}: expected comma-separated integers") from None
+
+
+def define_seeds(default=("0",), help: str = "seeds, comma-separated (each a data set and a training)") -> None:
+    """The ``--seeds`` flag of the scripts that repeat a study over seeds (read it with :func:`seeds`)."""
+    flags.DEFINE_list("seeds", list(default), help)
+
+
+def seeds() -> list[int]:
+    return ints("seeds")
 
 # The "cpu" profile of the benches: networks and epochs shrunk to fit a 2-core machine.
 CPU_CLASSIFIER = dict(batch_size=512, epochs=40, patience=0, n_best_epochs=5)

@@ -2,8 +2,8 @@
 
 Data flows one way::
 
-    data.load -> regions.split -> preprocessing -> methods.<Method>.fit/score
-              -> metrics / bumphunt -> outputs.write
+    data.load -> regions -> preprocessing -> methods.<Method>.fit/score
+              -> metrics / bumphunt -> outputs      (resad_tf.pipeline runs it all)
 
 Heavy submodules (TensorFlow) are imported lazily so that ``import resad_tf``
 stays fast for the data layer and the metrics.
@@ -11,11 +11,17 @@ stays fast for the data layer and the metrics.
 
 __version__ = "0.1.0"
 
-from resad_tf.errors import InputError  # noqa: F401
+from resad_tf.errors import InputError, NotFittedError, ResadError, TrainingDiverged  # noqa: F401
 
 
 def load_model(directory):
-    """Load a trained method saved by a resad_tf run (``<output_dir>/model``); see :mod:`resad_tf.saving`."""
-    from resad_tf.saving import load_model as _load
+    """Load anything resad_tf saved, e.g. the trained method of a run (``<output_dir>/model``).
 
-    return _load(directory)
+    The same as :func:`resad_tf.component.load`::
+
+        model = resad_tf.load_model("runs/cathode/model")
+        scores = model.score_arrays(x, mjj)      # x: (n, len(model.features_)), mjj in TeV
+    """
+    from resad_tf.component import load
+
+    return load(directory)

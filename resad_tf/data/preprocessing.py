@@ -18,16 +18,22 @@ x-space: log p_x(x) = log p_y(y) + log|dy/dx|.
 >>> s = LogitScaler().fit(x)
 >>> bool(np.allclose(s.inverse_transform(s.transform(x)), x))
 True
+
+:class:`MassScaler` centres m_jj for the conditional models, and
+:class:`StandardScaler` is scikit-learn's, as a resad_tf component (saved and
+loaded with :mod:`resad_tf.component` like everything fitted).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn import preprocessing as _sk
 
+from resad_tf.component import Component
 from resad_tf.errors import InputError
 
 
-class LogitScaler:
+class LogitScaler(Component):
     """Min-max -> logit -> standardize, fitted per feature.
 
     Parameters
@@ -61,10 +67,6 @@ class LogitScaler:
         self.std_ = np.where(std > 0, std, 1.0)
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "mean_"):
-            raise RuntimeError("LogitScaler is not fitted yet; call fit() first")
-
     # ---------------------------------------------------------- transforms
     def _unit(self, x):
         u = (np.asarray(x, np.float64) - self.lo_) / (self.hi_ - self.lo_)
@@ -77,11 +79,11 @@ class LogitScaler:
         return np.log(u) - np.log1p(-u) if self.logit else u
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+        self.check_fitted("transform()")
         return (self._squash(x) - self.mean_) / self.std_
 
     def inverse_transform(self, y: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+        self.check_fitted("inverse_transform()")
         v = np.asarray(y, np.float64) * self.std_ + self.mean_
         u = 1.0 / (1.0 + np.exp(-v)) if self.logit else v
         return self.lo_ + u * (self.hi_ - self.lo_)
@@ -91,7 +93,7 @@ class LogitScaler:
 
     def log_abs_det_jacobian(self, x: np.ndarray) -> np.ndarray:
         """log|det dy/dx| per event (summed over features)."""
-        self._check_fitted()
+        self.check_fitted("log_abs_det_jacobian()")
         u = self._unit(x)
         per_feature = -np.log(self.hi_ - self.lo_) - np.log(self.std_)
         if self.logit:
@@ -100,42 +102,52 @@ class LogitScaler:
 
     def out_of_range(self, x: np.ndarray) -> np.ndarray:
         """Boolean mask of events with a feature outside the padded fit range."""
-        self._check_fitted()
+        self.check_fitted("out_of_range()")
         x = np.asarray(x, np.float64)
         return np.any((x <= self.lo_) | (x >= self.hi_), axis=1)
 
-    # ------------------------------------------------------------ export
-    def get_params(self) -> dict:
-        """Fitted parameters as plain lists (for model manifests)."""
-        self._check_fitted()
-        return {"margin": self.margin, "logit": self.logit, "lo": self.lo_.tolist(),
-                "hi": self.hi_.tolist(), "mean": self.mean_.tolist(), "std": self.std_.tolist()}
+    # --------------------------------------------------------------- saving
+    def _save_state(self, directory) -> dict:
+        return {"lo": self.lo_.tolist(), "hi": self.hi_.tolist(), "mean": self.mean_.tolist(),
+                "std": self.std_.tolist()}
 
-    @classmethod
-    def from_params(cls, params: dict) -> "LogitScaler":
-        s = cls(margin=params["margin"], logit=params["logit"])
-        s.lo_, s.hi_ = np.asarray(params["lo"]), np.asarray(params["hi"])
-        s.mean_, s.std_ = np.asarray(params["mean"]), np.asarray(params["std"])
-        return s
+    def _load_state(self, directory, state) -> None:
+        self.lo_, self.hi_ = np.asarray(state["lo"]), np.asarray(state["hi"])
+        self.mean_, self.std_ = np.asarray(state["mean"]), np.asarray(state["std"])
 
 
-class MassScaler:
+class MassScaler(Component):
     """An affine map of m_jj (TeV) to a centred context variable for conditional models."""
 
     def fit(self, mjj: np.ndarray) -> "MassScaler":
         mjj = np.asarray(mjj, np.float64)
+        if mjj.ndim != 1 or len(mjj) == 0 or not np.isfinite(mjj).all():
+            raise InputError(f"MassScaler needs a non-empty 1-d array of finite masses, got shape {mjj.shape}")
         self.mean_ = float(mjj.mean())
         self.std_ = float(mjj.std()) or 1.0
         return self
 
     def transform(self, mjj: np.ndarray) -> np.ndarray:
+        self.check_fitted("transform()")
         return ((np.asarray(mjj, np.float64) - self.mean_) / self.std_)[:, None]
 
-    def get_params(self) -> dict:
+    def _save_state(self, directory) -> dict:
         return {"mean": self.mean_, "std": self.std_}
 
-    @classmethod
-    def from_params(cls, params: dict) -> "MassScaler":
-        s = cls()
-        s.mean_, s.std_ = float(params["mean"]), float(params["std"])
-        return s
+    def _load_state(self, directory, state) -> None:
+        self.mean_, self.std_ = float(state["mean"]), float(state["std"])
+
+
+class StandardScaler(Component, _sk.StandardScaler):
+    """scikit-learn's StandardScaler (same options, same numbers) as a resad_tf component."""
+
+    def transform(self, x, copy=None):
+        self.check_fitted("transform()")
+        return super().transform(x, copy=copy)
+
+    def _save_state(self, directory) -> dict:
+        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+
+    def _load_state(self, directory, state) -> None:
+        self.mean_, self.scale_ = np.asarray(state["mean"]), np.asarray(state["scale"])
+        self.var_, self.n_features_in_ = self.scale_**2, len(self.mean_)

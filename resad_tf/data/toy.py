@@ -25,7 +25,7 @@ only with parametrised shapes:
 
 Every constant below was fitted to the real R&D files (``rd_first100k`` for
 kinematics, the CATHODE signal-region arrays for substructure);
-``bench/toy_calibration.py`` compares toy and real data side by side.
+``bench/studies/toy_calibration.py`` compares toy and real data side by side.
 
 >>> df = generate(2000, 100, seed=1, quiet=True)
 >>> df.shape, int(df.label.sum())

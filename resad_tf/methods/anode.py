@@ -18,8 +18,10 @@ import pathlib
 
 import numpy as np
 
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
 from resad_tf.data import Events, Regions
-from resad_tf.methods.base import Method, option
+from resad_tf.methods.base import Method
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 
@@ -32,20 +34,18 @@ class ANODE(Method):
     name = "anode"
     Config = ANODEConfig
 
-    def fit(self, regions: Regions) -> "ANODE":
+    def _fit(self, regions: Regions) -> None:
         sb = regions.require_sidebands("ANODE")
         self.background_ = ConditionalDensity(self.config, self.seed, self.verbose).fit(sb)
         self.data_density_ = ConditionalDensity(self.config, self.seed + 1, self.verbose).fit(regions.sr)
-        return self
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self.data_density_.log_prob(events) - self.background_.log_prob(events)
 
-    def export(self, directory):
-        directory = pathlib.Path(directory)
-        self.background_.export(directory / "background")
-        self.data_density_.export(directory / "data")
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"background": save_part(self.background_, directory / "background"),
+                "data_density": save_part(self.data_density_, directory / "data")}
 
-    def _restore(self, directory):
-        self.background_ = ConditionalDensity.load(directory / "background")
-        self.data_density_ = ConditionalDensity.load(directory / "data")
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.background_ = load_part(state["background"], directory / "background")
+        self.data_density_ = load_part(state["data_density"], directory / "data")

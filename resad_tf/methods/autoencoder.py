@@ -26,12 +26,12 @@ import dataclasses
 import pathlib
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
-from resad_tf.data import Events, Regions
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
+from resad_tf.data import Events, Regions, StandardScaler
 from resad_tf.errors import InputError
-from resad_tf.methods.base import Method, option
-from resad_tf.methods.classify import load_scaler, save_scaler
+from resad_tf.methods.base import Method
 
 TRAIN_ON = ("sb", "sr", "data")
 
@@ -76,7 +76,7 @@ class _ReconstructionMethod(Method):
     def _score_standardized(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def fit(self, regions: Regions):
+    def _fit(self, regions: Regions) -> None:
         import keras
 
         from resad_tf.models.autoencoder import fit_autoencoder
@@ -90,16 +90,29 @@ class _ReconstructionMethod(Method):
             self.model_, self.scaler_.transform(train.x), epochs=cfg.epochs, batch_size=cfg.batch_size,
             learning_rate=cfg.learning_rate, patience=cfg.patience, val_fraction=cfg.val_fraction,
             seed=self.seed, verbose=self.verbose)
-        return self
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self._score_standardized(self.scaler_.transform(events.x))
 
-    def _save_scaler(self, directory: pathlib.Path) -> None:
-        save_scaler(self.scaler_, directory / "scaler.json")
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        """The Keras model(s) (``_models``: file stem -> model; plain Keras loads them) and the scaler."""
+        from resad_tf.outputs import atomic_path
 
-    def _restore_scaler(self, directory: pathlib.Path) -> None:
-        self.scaler_ = load_scaler(directory / "scaler.json")
+        directory.mkdir(parents=True, exist_ok=True)
+        for stem, model in self._models().items():
+            with atomic_path(directory / f"{stem}.keras") as tmp:
+                model.save(tmp)
+        return {"scaler": save_part(self.scaler_, directory)}
+
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.scaler_ = load_part(state["scaler"], directory)
+        self._restore_models(directory)
+
+    def _models(self) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _restore_models(self, directory: pathlib.Path) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
 
     def diagnostics(self, directory) -> dict:
         val = self.history_["val_loss"]
@@ -121,20 +134,13 @@ class Autoencoder(_ReconstructionMethod):
 
         return reconstruction_error(self.model_, x)
 
-    def export(self, directory):
-        """``autoencoder.keras`` (standardized x -> x_hat; plain Keras) and ``scaler.json``."""
-        from resad_tf.models.base import atomic_path
+    def _models(self) -> dict:
+        """``autoencoder.keras``: standardized x -> x_hat."""
+        return {"autoencoder": self.model_}
 
-        directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "autoencoder.keras") as tmp:
-            self.model_.save(tmp)
-        self._save_scaler(directory)
-
-    def _restore(self, directory):
+    def _restore_models(self, directory):
         import keras
 
-        self._restore_scaler(directory)
         self.model_ = keras.saving.load_model(directory / "autoencoder.keras")
 
 
@@ -171,6 +177,7 @@ class VAE(_ReconstructionMethod):
 
     def elbo_terms(self, events: Events) -> tuple[np.ndarray, np.ndarray]:
         """Per event (reconstruction term, KL term) of the negative ELBO."""
+        self.check_fitted("elbo_terms()")
         return self.model_.elbo_terms(self.scaler_.transform(events.x), self.config.n_samples,
                                       seed=self.seed)
 
@@ -178,21 +185,13 @@ class VAE(_ReconstructionMethod):
         rec, kl = self.model_.elbo_terms(x, self.config.n_samples, seed=self.seed)
         return {"elbo": rec + kl, "reconstruction": rec, "kl": kl}[self.config.vae_score]
 
-    def export(self, directory):
-        """``encoder.keras`` (x -> [mean, log_var]), ``decoder.keras`` (z -> x_hat), ``scaler.json``."""
-        from resad_tf.models.base import atomic_path
+    def _models(self) -> dict:
+        """``encoder.keras`` (x -> [mean, log_var]) and ``decoder.keras`` (z -> x_hat)."""
+        return {"encoder": self.model_.encoder, "decoder": self.model_.decoder}
 
-        directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for part in ("encoder", "decoder"):
-            with atomic_path(directory / f"{part}.keras") as tmp:
-                getattr(self.model_, part).save(tmp)
-        self._save_scaler(directory)
-
-    def _restore(self, directory):
+    def _restore_models(self, directory):
         import keras
 
-        self._restore_scaler(directory)
         self.model_ = self._build(len(self.scaler_.mean_))
         for part in ("encoder", "decoder"):
             saved = keras.saving.load_model(directory / f"{part}.keras")

@@ -3,18 +3,34 @@
 A method is configured by a frozen ``Config`` dataclass (whose fields become
 the script's flags and land in metrics.json), fitted on :class:`Regions`, and
 scores events: higher = more signal-like.  Methods never read files, parse
-flags or write results themselves; :mod:`resad_tf.cli` does that.
+flags or write results themselves; :mod:`resad_tf.pipeline` does that.
+
+A method is a :class:`~resad_tf.component.Component`: :meth:`Method.fit`
+checks the regions and records the features and window, then calls the
+subclass's ``_fit``; :meth:`Method.score` refuses an unfitted method or events
+with other features, then calls ``_score``.  Subclasses implement ``_fit``,
+``_score`` and the two state hooks (``_save_state`` / ``_load_state``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 from typing import ClassVar
 
 import numpy as np
 
+from resad_tf.component import Component
+from resad_tf.config import from_dict
 from resad_tf.data import Events, Regions
+from resad_tf.errors import InputError
+
+#: what a method may need besides the data (``Method.needs``), and how to provide it
+NEEDS = {
+    "reference": "a pure-background SR sample: pass --background=PATH (or use labelled data so that one "
+                 "can be held out)",
+    "signal": "a pure-signal SR sample: pass --signal=PATH (or use labelled data so that one can be held out)",
+    "simulation": "a simulated sample: pass --simulation=PATH",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,52 +38,67 @@ class NoConfig:
     pass
 
 
-def option(default, help: str, **kwargs):
-    """A Config field with a help text (shown by ``bin/<method> --help``)."""
-    if isinstance(default, (list, dict, set)):
-        raise TypeError("use tuples for list-valued options")
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
-
-
-class Method:
+class Method(Component):
     """Base class: ``Method(config, seed=0).fit(regions).score(events)``."""
 
     name: ClassVar[str] = "method"
     Config: ClassVar[type] = NoConfig
     #: what the method needs besides the data: "reference" (pure-background SR sample),
-    #: "simulation" (a simulated sample) or "labels" (truth labels of the data)
+    #: "simulation" (a simulated sample) or "signal" (a pure-signal SR sample); see NEEDS
     needs: ClassVar[frozenset] = frozenset()
 
     def __init__(self, config=None, *, seed: int = 0, verbose: bool = True):
         self.config = config if config is not None else self.Config()
+        if not isinstance(self.config, self.Config):
+            raise InputError(f"{self.name} takes a {self.Config.__name__}, got a {type(self.config).__name__}")
         self.seed = seed
         self.verbose = verbose
 
-    def fit(self, regions: Regions) -> "Method":  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def score(self, events: Events) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def export(self, directory: pathlib.Path) -> None:
-        """Write the trained model(s) so that collaborators can score new events."""
-
     @classmethod
-    def load(cls, directory, config=None, seed: int = 0) -> "Method":
-        """A scoring-ready method from what :meth:`export` wrote."""
-        method = cls(config, seed=seed, verbose=False)
-        method._restore(pathlib.Path(directory))
-        return method
+    def from_config(cls, config: dict) -> "Method":
+        return cls(from_dict(cls.Config, config["config"]), seed=config["seed"])
 
-    def _restore(self, directory: pathlib.Path) -> None:  # pragma: no cover - interface
-        raise NotImplementedError(f"{self.name} cannot be reloaded")
+    # ------------------------------------------------------------------ interface
+    def fit(self, regions: Regions) -> "Method":
+        """Train on ``regions`` (the SR data, the sidebands and whatever ``needs`` names)."""
+        if not isinstance(regions, Regions):
+            raise InputError(f"{self.name}.fit takes Regions (resad_tf.data.make_regions), got {type(regions).__name__}")
+        for need in sorted(self.needs):
+            if getattr(regions, need) is None:
+                raise InputError(f"{self.name} needs {NEEDS[need]}")
+        self.window_ = regions.window
+        self._fit(regions)
+        self.features_ = tuple(regions.features)
+        return self
+
+    def score(self, events: Events) -> np.ndarray:
+        """One anomaly score per event, higher = more signal-like."""
+        self.check_fitted("score()")
+        if tuple(events.features) != self.features_:
+            raise InputError(f"{events.source}: events with features {list(events.features)}, but {self.name} "
+                             f"was fitted on {list(self.features_)}")
+        return self._score(events)
 
     def score_arrays(self, x, mjj) -> np.ndarray:
-        """Score plain arrays (a method loaded with resad_tf.load_model knows its features)."""
-        from resad_tf.saving import score_arrays
+        """Score plain arrays: ``x`` (n, len(features_)) in the order of ``features_``, ``mjj`` in TeV."""
+        self.check_fitted("score_arrays()")
+        x = np.asarray(x, np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.features_):
+            raise InputError(f"x must have shape (n, {len(self.features_)}) for features {list(self.features_)}, "
+                             f"got {x.shape}")
+        return self.score(Events(mjj=mjj, x=x, features=self.features_, source="arrays"))
 
-        return score_arrays(self, x, mjj)
+    @property
+    def is_fitted(self) -> bool:
+        return "features_" in vars(self)
 
-    def diagnostics(self, directory: pathlib.Path) -> dict:
+    def diagnostics(self, directory) -> dict:
         """Extra plots/numbers next to metrics.json; returns numbers to merge into it."""
         return {}
+
+    # ------------------------------------------------------------------ subclasses
+    def _fit(self, regions: Regions) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _score(self, events: Events) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError

@@ -22,8 +22,10 @@ import pathlib
 
 import numpy as np
 
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
 from resad_tf.data import Events, Regions
-from resad_tf.methods.base import Method, option
+from resad_tf.methods.base import Method
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
@@ -40,7 +42,7 @@ class CATHODE(Method):
     name = "cathode"
     Config = CATHODEConfig
 
-    def fit(self, regions: Regions) -> "CATHODE":
+    def _fit(self, regions: Regions) -> None:
         from resad_tf.flows import MjjDensity
 
         cfg, sr = self.config, regions.sr
@@ -51,7 +53,6 @@ class CATHODE(Method):
         self.samples_ = Events(mjj, self._synthetic(mjj), sr.features, source="CATHODE samples")
         self.discriminator_ = Discriminator(cfg, seed=self.seed + 1, verbose=self.verbose)
         self.discriminator_.fit(self._inputs(sr), self.samples_.x, sr.weight, None)
-        return self
 
     def _synthetic(self, mjj):
         return self.background_.sample(mjj, seed=self.seed + 2, ensemble=self.config.sample_checkpoints)
@@ -59,17 +60,16 @@ class CATHODE(Method):
     def _inputs(self, events: Events) -> np.ndarray:
         return events.x
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self.discriminator_.predict(self._inputs(events))
 
-    def export(self, directory):
-        directory = pathlib.Path(directory)
-        self.background_.export(directory / "background")
-        self.discriminator_.save(directory / "classifier")
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"background": save_part(self.background_, directory / "background"),
+                "discriminator": save_part(self.discriminator_, directory / "classifier")}
 
-    def _restore(self, directory):
-        self.background_ = ConditionalDensity.load(directory / "background")
-        self.discriminator_ = Discriminator.load(directory / "classifier")
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.background_ = load_part(state["background"], directory / "background")
+        self.discriminator_ = load_part(state["discriminator"], directory / "classifier")
 
 
 class LaCATHODE(CATHODE):

@@ -11,15 +11,15 @@ the Keras MLP for tree ensembles with ``--classifier=hgb``), and
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
-from resad_tf.methods.base import option
+from resad_tf.component import Component, load_part, save_part
+from resad_tf.config import option, project
+from resad_tf.data.preprocessing import StandardScaler
 from resad_tf.errors import InputError
-from resad_tf.models import KINDS, load_classifier, make_classifier
+from resad_tf.models import KINDS, make_classifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,24 +55,11 @@ def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict
                 verbose=verbose)
 
 
-def save_scaler(scaler: StandardScaler, path, **extra) -> None:
-    """A fitted StandardScaler (plus ``extra`` entries) as JSON, written atomically."""
-    from resad_tf.outputs import write_json_atomic
-
-    write_json_atomic(path, {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), **extra})
-
-
-def load_scaler(path) -> StandardScaler:
-    """The StandardScaler written by :func:`save_scaler`."""
-    params = json.loads(pathlib.Path(path).read_text())
-    scaler = StandardScaler()
-    scaler.mean_, scaler.scale_ = np.asarray(params["mean"]), np.asarray(params["scale"])
-    scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.mean_)
-    return scaler
-
-
-class Discriminator:
+class Discriminator(Component):
     """Standardize the inputs, then classify: sample 1 vs sample 0.
+
+    ``opts`` may be a method's Config that extends :class:`ClassifierOptions`;
+    the discriminator keeps the classifier options of it.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -83,10 +70,14 @@ class Discriminator:
     """
 
     def __init__(self, opts: ClassifierOptions, seed: int = 0, verbose: bool = False):
-        self.opts, self.seed, self.verbose = opts, seed, verbose
+        self.opts, self.seed, self.verbose = project(ClassifierOptions, opts), seed, verbose
 
     def fit(self, x1, x0, w1=None, w0=None) -> "Discriminator":
         """Train on x1 (label 1) vs x0 (label 0); classes are balanced by the classifier."""
+        x1, x0 = np.asarray(x1), np.asarray(x0)
+        if x1.ndim != 2 or x0.ndim != 2 or x1.shape[1] != x0.shape[1] or not (len(x1) and len(x0)):
+            raise InputError(f"Discriminator.fit needs two non-empty (n, d) samples of equal width, "
+                             f"got shapes {x1.shape} and {x0.shape}")
         x = np.concatenate([x1, x0])
         y = np.r_[np.ones(len(x1)), np.zeros(len(x0))]
         w = None
@@ -99,18 +90,13 @@ class Discriminator:
         return self
 
     def predict(self, x) -> np.ndarray:
+        self.check_fitted("predict()")
         return self.classifier_.predict(self.scaler_.transform(np.asarray(x, np.float64)))
 
-    def save(self, directory) -> pathlib.Path:
-        directory = pathlib.Path(directory)
-        self.classifier_.save(directory / "classifier")
-        save_scaler(self.scaler_, directory / "scaler.json")
-        return directory
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"scaler": save_part(self.scaler_, directory),
+                "classifier": save_part(self.classifier_, directory / "classifier")}
 
-    @classmethod
-    def load(cls, directory) -> "Discriminator":
-        directory = pathlib.Path(directory)
-        d = cls(ClassifierOptions())
-        d.classifier_ = load_classifier(directory / "classifier")
-        d.scaler_ = load_scaler(directory / "scaler.json")
-        return d
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.scaler_ = load_part(state["scaler"], directory)
+        self.classifier_ = load_part(state["classifier"], directory / "classifier")

@@ -17,13 +17,14 @@ import dataclasses
 import pathlib
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
-from resad_tf.data import Events, Regions, Window
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
+from resad_tf.data import Events, Regions, StandardScaler, Window
 from resad_tf.errors import InputError
-from resad_tf.methods.base import Method, option
-from resad_tf.methods.classify import ClassifierOptions, classifier_kwargs, load_scaler, save_scaler
-from resad_tf.models import kfold_predict, load_classifier, make_classifier
+from resad_tf.methods.base import Method
+from resad_tf.methods.classify import ClassifierOptions, classifier_kwargs
+from resad_tf.models import kfold_predict, make_classifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,46 +56,64 @@ def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int, gap: float = 0.
     return w
 
 
+def cwola_labels(mjj: np.ndarray, window: Window, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CWoLa's training sample among events at masses ``mjj``: per event a label and a training weight.
+
+    Label 1 in the signal region, 0 in the two sidebands (``window.sb_width``
+    TeV each), -1 elsewhere (not trained on).  Weights: the event's own
+    ``weight`` (default 1), in the sidebands times :func:`sideband_weights`,
+    so that each sideband carries as much as half the SR; 0 elsewhere.
+
+    >>> y, w = cwola_labels(np.array([3.0, 3.2, 3.5, 3.6, 3.8, 4.5]), Window(3.3, 3.7, 0.2))
+    >>> y.tolist(), w.tolist()
+    ([-1, 0, 1, 1, 0, -1], [0.0, 1.0, 1.0, 1.0, 1.0, 0.0])
+    """
+    if window.sb_width is None:
+        raise InputError("CWoLa needs sidebands of a finite width (--sb_width)")
+    mjj = np.asarray(mjj, np.float64)
+    weight = np.ones(len(mjj)) if weight is None else np.asarray(weight, np.float64)
+    in_sr, in_sb = window.sr(mjj), window.sb(mjj)
+    y = np.where(in_sr, 1, np.where(in_sb, 0, -1))
+    w = np.where(in_sr, weight, 0.0)
+    w[in_sb] = weight[in_sb] * sideband_weights(mjj[in_sb], window, int(in_sr.sum()))
+    return y, w
+
+
 class CWoLa(Method):
     name = "cwola"
     Config = CWoLaConfig
 
-    def fit(self, regions: Regions) -> "CWoLa":
+    def _fit(self, regions: Regions) -> None:
         cfg = self.config
         window = regions.window
         if window.sb_width is None:
             window = dataclasses.replace(window, sb_width=cfg.sideband_width)
         data = regions.data
-        sr, sb = data.select(window.sr(data.mjj)), data.select(window.sb(data.mjj))
-        if len(sb) == 0:
+        if not window.sb(data.mjj).any():
             regions.require_sidebands("CWoLa")
-        x = np.concatenate([sr.x, sb.x])
-        y = np.r_[np.ones(len(sr)), np.zeros(len(sb))]
-        w = np.r_[sr.weight, sb.weight * sideband_weights(sb.mjj, window, len(sr))]
+        label, weight = cwola_labels(data.mjj, window, data.weight)
+        order = np.r_[np.flatnonzero(label == 1), np.flatnonzero(label == 0)]  # SR first, then SB
+        events, y, w = data.select(order), label[order].astype(np.float64), weight[order]
         self.window_ = window
-        self.scaler_ = StandardScaler().fit(x)
+        self.scaler_ = StandardScaler().fit(events.x)
         kw = classifier_kwargs(cfg, self.seed, verbose=False)
-        result = kfold_predict(lambda: make_classifier(cfg.classifier, **kw), self.scaler_.transform(x), y, w,
+        result = kfold_predict(lambda: make_classifier(cfg.classifier, **kw), self.scaler_.transform(events.x), y, w,
                                k=cfg.k_folds, seed=self.seed, verbose=self.verbose)
         self.models_ = result.models
         # out-of-fold scores of the data events (for the bump hunt); SR first, then SB
-        self.data_events_ = Events.concat([sr, sb])
+        self.data_events_ = events
         self.data_scores_ = result.scores
         self.data_fold_ = result.fold
-        return self
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         """Mean of the k fold models (for events outside the training data)."""
         xs = self.scaler_.transform(events.x)
         return np.mean([m.predict(xs) for m in self.models_], axis=0)
 
-    def export(self, directory):
-        directory = pathlib.Path(directory)
-        for i, m in enumerate(self.models_):
-            m.save(directory / f"fold_{i}")
-        save_scaler(self.scaler_, directory / "scaler.json", sr=[self.window_.lo, self.window_.hi],
-                    sb_width=self.window_.sb_width)
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"scaler": save_part(self.scaler_, directory),
+                "folds": [save_part(m, directory / f"fold_{i}") for i, m in enumerate(self.models_)]}
 
-    def _restore(self, directory):
-        self.models_ = [load_classifier(p) for p in sorted(directory.glob("fold_*"))]
-        self.scaler_ = load_scaler(directory / "scaler.json")
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.scaler_ = load_part(state["scaler"], directory)
+        self.models_ = [load_part(entry, directory / f"fold_{i}") for i, entry in enumerate(state["folds"])]

@@ -14,6 +14,9 @@ import pathlib
 
 import numpy as np
 
+from resad_tf.component import Component, load_part, save_part
+from resad_tf.config import project
+from resad_tf.errors import InputError
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 
 
@@ -23,7 +26,7 @@ def _ratio(step: Discriminator, x) -> np.ndarray:
     return f / (1 - f)
 
 
-class DCTRReweighter:
+class DCTRReweighter(Component):
     """``fit(target, source)`` then ``weights(x)`` = p_target/p_source at x (clipped).
 
     With ``n_iterations`` > 1 the reweighting is refined step by step: step k
@@ -43,8 +46,8 @@ class DCTRReweighter:
     def __init__(self, opts: ClassifierOptions, seed: int = 0, max_weight: float = 20.0, n_iterations: int = 1,
                  verbose: bool = False):
         if n_iterations < 1:
-            raise ValueError(f"n_iterations must be >= 1, got {n_iterations}")
-        self.opts, self.seed, self.max_weight, self.verbose = opts, seed, max_weight, verbose
+            raise InputError(f"n_iterations must be >= 1, got {n_iterations}")
+        self.opts, self.seed, self.max_weight, self.verbose = project(ClassifierOptions, opts), seed, max_weight, verbose
         self.n_iterations = n_iterations
 
     def fit(self, target, source, w_target=None, w_source=None) -> "DCTRReweighter":
@@ -63,16 +66,15 @@ class DCTRReweighter:
         return self.steps_[0]
 
     def weights(self, x) -> np.ndarray:
+        """p_target / p_source at each row of ``x``, clipped at ``max_weight``."""
+        self.check_fitted("weights()")
         w = np.ones(len(x))
         for step in self.steps_:
             w *= _ratio(step, x)
         return np.minimum(w, self.max_weight)
 
-    def save(self, directory):
-        """One classifier: saved in ``directory``; several: ``directory/step_K``, weights = their ratios' product."""
-        directory = pathlib.Path(directory)
-        if len(self.steps_) == 1:
-            return self.steps_[0].save(directory)
-        for k, step in enumerate(self.steps_):
-            step.save(directory / f"step_{k}")
-        return directory
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"steps": [save_part(step, directory / f"step_{k}") for k, step in enumerate(self.steps_)]}
+
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.steps_ = [load_part(entry, directory / f"step_{k}") for k, entry in enumerate(state["steps"])]

@@ -19,9 +19,10 @@ import pathlib
 
 import numpy as np
 
+from resad_tf.component import Component, load_part, save_part
+from resad_tf.config import option, project
 from resad_tf.data import Events, LogitScaler, MassScaler
 from resad_tf.errors import InputError
-from resad_tf.methods.base import option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +39,8 @@ class FlowOptions:
     flow_patience: int = option(0, "early stopping after this many epochs without improvement (0: off)")
     n_checkpoints: int = option(10, "average the densities of this many best epochs (log-sum-exp)")
     flow_val_fraction: float = option(0.2, "fraction of the flow's training sample used for validation")
-    flow_jit: bool = option(False, "XLA-compile the flow training step (1.5-2x faster for 15x128 flows at "
-                            "batch >= 1024, seconds of compilation)")
+    flow_jit: bool = option(False, "XLA-compile the flow training step (faster for large flows and batches, "
+                            "after seconds of compilation; docs/performance.md)")
 
     def __post_init__(self):
         if self.transform not in ("affine", "rqs"):
@@ -48,12 +49,18 @@ class FlowOptions:
             raise InputError(f"--n_checkpoints must be >= 1, got {self.n_checkpoints}")
 
 
-class ConditionalDensity:
-    """p(x | m) in the original feature space: preprocessing + conditional flow + ensembling."""
+class ConditionalDensity(Component):
+    """p(x | m) in the original feature space: preprocessing + conditional flow + ensembling.
 
-    def __init__(self, opts: FlowOptions, seed: int = 0, verbose: bool = False, **flow_overrides):
-        self.opts, self.seed, self.verbose = opts, seed, verbose
-        self.flow_overrides = flow_overrides
+    ``opts`` may be a method's Config that extends :class:`FlowOptions` (the
+    density keeps the flow options of it); ``flow_overrides`` replace
+    arguments of the :class:`~resad_tf.flows.ConditionalFlow` built from them
+    (R-ANODE's signal flow has its own size).
+    """
+
+    def __init__(self, opts: FlowOptions, seed: int = 0, verbose: bool = False, flow_overrides: dict | None = None):
+        self.opts, self.seed, self.verbose = project(FlowOptions, opts), seed, verbose
+        self.flow_overrides = dict(flow_overrides or {})
 
     def make_flow(self, dim: int, context_dim: int = 1):
         from resad_tf.flows import ConditionalFlow
@@ -103,6 +110,7 @@ class ConditionalDensity:
         """log p(y | m) in the preprocessed space (checkpoint-averaged when ``ensemble``)."""
         from resad_tf.flows import ensemble_log_prob
 
+        self.check_fitted("log_prob()")
         c = self.context(mjj)  # the flow evaluates large inputs in row chunks itself
         lp = ensemble_log_prob(self.flow_, self.checkpoints_, y, c) if ensemble else self.flow_.log_prob(y, c)
         return np.asarray(lp, np.float64)
@@ -119,6 +127,7 @@ class ConditionalDensity:
         """
         from resad_tf.flows import ensemble_sample
 
+        self.check_fitted("sample()")
         c = self.context(mjj)
         y = (ensemble_sample(self.flow_, self.checkpoints_, c, seed=seed) if ensemble
              else self.flow_.sample(len(mjj), c, seed=seed))
@@ -129,41 +138,32 @@ class ConditionalDensity:
         """The flow's latent coordinates z (standard normal for events like the training sample)."""
         return np.asarray(self.flow_.inverse(self.y(events), self.context(events.mjj)), np.float64)
 
-    # -------------------------------------------------------------- export
-    def export(self, directory) -> pathlib.Path:
-        """The flow as a SavedModel (best epoch; plain TensorFlow can use it), the checkpoint
-        weights of the ensemble (``checkpoints.npz``) and the preprocessing."""
+    # -------------------------------------------------------------- saving
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        """The flow as a SavedModel in ``flow/`` (best epoch; plain TensorFlow can use it), the checkpoint
+        weights of the ensemble (``checkpoints.npz``) and the preprocessing (in the state)."""
         from resad_tf import flows
 
-        directory = pathlib.Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
         flows.export(self.flow_, directory / "flow")
         arrays = {f"best_{i}": w for i, w in enumerate(self.flow_.get_weights())}
         for k, ckpt in enumerate(self.checkpoints_):
             arrays.update({f"ckpt{k}_{i}": w for i, w in enumerate(ckpt)})
         np.savez(directory / "checkpoints.npz", **arrays)
-        (directory / "preprocessing.json").write_text(json.dumps({
-            "features": list(self.features_), "feature_scaler": self.scaler_.get_params(),
-            "mass_scaler": self.mass_.get_params(), "n_checkpoints": len(self.checkpoints_),
-            "usage": "y = feature_scaler(x); c = (mjj - mass_scaler.mean) / mass_scaler.std; "
-                     "log p(x|m) = flow.log_prob(y, c) + log|dy/dx|",
-        }, indent=2))
-        return directory
+        return {"feature_scaler": save_part(self.scaler_, directory), "mass_scaler": save_part(self.mass_, directory),
+                "n_checkpoints": len(self.checkpoints_),
+                "usage": "y = feature_scaler(x); c = (mjj - mass_scaler.mean) / mass_scaler.std; "
+                         "log p(x|m) = flow.log_prob(y, c) + log|dy/dx|"}
 
-    @classmethod
-    def load(cls, directory) -> "ConditionalDensity":
-        """Rebuild an exported density, checkpoint ensemble included."""
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        """Rebuild the flow with its checkpoint ensemble."""
         from resad_tf.flows import ConditionalFlow
         from resad_tf.flows.savedmodel import CONFIG_FILE
 
-        directory = pathlib.Path(directory)
-        pre = json.loads((directory / "preprocessing.json").read_text())
-        d = cls(FlowOptions())
-        d.features_ = tuple(pre["features"])
-        d.scaler_ = LogitScaler.from_params(pre["feature_scaler"])
-        d.mass_ = MassScaler.from_params(pre["mass_scaler"])
-        d.flow_ = ConditionalFlow.from_config(json.loads((directory / "flow" / CONFIG_FILE).read_text()))
+        self.scaler_ = load_part(state["feature_scaler"], directory)
+        self.mass_ = load_part(state["mass_scaler"], directory)
+        self.flow_ = ConditionalFlow.from_config(json.loads((directory / "flow" / CONFIG_FILE).read_text()))
         with np.load(directory / "checkpoints.npz") as z:
             n_vars = sum(1 for k in z.files if k.startswith("best_"))
-            d.flow_.set_weights([z[f"best_{i}"] for i in range(n_vars)])
-            d.checkpoints_ = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)] for k in range(pre["n_checkpoints"])]
-        return d
+            self.flow_.set_weights([z[f"best_{i}"] for i in range(n_vars)])
+            self.checkpoints_ = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)] for k in range(state["n_checkpoints"])]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from resad_tf.component import load_part, save_part
 from resad_tf.data import Events, Regions
 from resad_tf.methods.base import Method
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
@@ -27,19 +28,18 @@ class _ClassifierMethod(Method):
 
     Config = ClassifierOptions
 
-    def _train(self, x1: Events, x0: Events) -> "_ClassifierMethod":
+    def _train(self, x1: Events, x0: Events) -> None:
         self.discriminator_ = Discriminator(self.config, seed=self.seed, verbose=self.verbose)
         self.discriminator_.fit(x1.x, x0.x, x1.weight, x0.weight)
-        return self
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self.discriminator_.predict(events.x)
 
-    def export(self, directory):
-        self.discriminator_.save(directory)
+    def _save_state(self, directory) -> dict:
+        return {"discriminator": save_part(self.discriminator_, directory)}
 
-    def _restore(self, directory):
-        self.discriminator_ = Discriminator.load(directory)
+    def _load_state(self, directory, state) -> None:
+        self.discriminator_ = load_part(state["discriminator"], directory)
 
 
 class IdealizedAD(_ClassifierMethod):
@@ -48,8 +48,8 @@ class IdealizedAD(_ClassifierMethod):
     name = "iad"
     needs = frozenset({"reference"})
 
-    def fit(self, regions: Regions) -> "IdealizedAD":
-        return self._train(regions.sr, regions.reference)
+    def _fit(self, regions: Regions) -> None:
+        self._train(regions.sr, regions.reference)
 
 
 class Supervised(_ClassifierMethod):
@@ -58,5 +58,5 @@ class Supervised(_ClassifierMethod):
     name = "supervised"
     needs = frozenset({"reference", "signal"})
 
-    def fit(self, regions: Regions) -> "Supervised":
-        return self._train(regions.signal, regions.reference)
+    def _fit(self, regions: Regions) -> None:
+        self._train(regions.signal, regions.reference)

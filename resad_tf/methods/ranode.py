@@ -20,16 +20,17 @@ event.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import pathlib
 
 import numpy as np
 import tensorflow as tf
 
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
 from resad_tf.data import Events, Regions
 from resad_tf.errors import InputError
-from resad_tf.methods.base import Method, option
+from resad_tf.methods.base import Method
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 
@@ -91,24 +92,26 @@ class RANODE(Method):
     name = "ranode"
     Config = RANODEConfig
 
-    def fit(self, regions: Regions) -> "RANODE":
+    def _fit(self, regions: Regions) -> None:
         sb = regions.require_sidebands("R-ANODE")
-        self.background_ = ConditionalDensity(self.config, self.seed, self.verbose).fit(sb)
-        return self.fit_signal(regions.sr, self.background_)
+        self.fit_signal(regions.sr, ConditionalDensity(self.config, self.seed, self.verbose).fit(sb))
 
     def fit_signal(self, sr: Events, background: ConditionalDensity) -> "RANODE":
         """Fit only the signal model on the SR data ``sr``, against a given (fixed) background density.
 
         :meth:`fit` calls it with the density it trained on the sidebands; the scan
         calls it with an amortized one (:class:`resad_tf.scan.scorers.RANODEScorer`).
+        Returns the fitted method.
         """
         cfg = self.config
         self.background_ = bg = background
         y = bg.y(sr)
         log_pbg = bg.log_prob_y(y, sr.mjj).astype(np.float32)
         signal_opts = dataclasses.replace(cfg, flow_learning_rate=cfg.signal_learning_rate)
-        self.signal_ = ConditionalDensity(signal_opts, self.seed + 1, self.verbose, n_blocks=cfg.signal_blocks,
-                                          hidden_units=tuple(cfg.signal_hidden), transform=cfg.signal_transform)
+        self.signal_ = ConditionalDensity(signal_opts, self.seed + 1, self.verbose,
+                                          flow_overrides=dict(n_blocks=cfg.signal_blocks,
+                                                              hidden_units=tuple(cfg.signal_hidden),
+                                                              transform=cfg.signal_transform))
         flow = self.signal_.make_flow(y.shape[1])
         learn = cfg.signal_fraction == 0
         self.mixture_ = SignalMixture(flow, cfg.w_init if learn else cfg.signal_fraction, learn_w=learn)
@@ -124,11 +127,12 @@ class RANODE(Method):
         log_ps = np.asarray(self.signal_flow_.log_prob(y, c), np.float64)
         return log_ps - bg.log_prob_y(y, events.mjj)
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self._log_ps_minus_log_pbg(events)
 
     def sample_signal(self, mjj: np.ndarray, seed) -> np.ndarray:
         """Events from the learned signal model p_s(x | m), in the original feature space."""
+        self.check_fitted("sample_signal()")
         bg = self.background_
         y = np.asarray(self.signal_flow_.sample(len(mjj), bg.context(mjj), seed=seed), np.float64)
         return bg.scaler_.inverse_transform(y)
@@ -136,17 +140,16 @@ class RANODE(Method):
     def diagnostics(self, directory) -> dict:
         return {"signal_fraction_fitted": self.w_, "signal_fraction_fixed": self.config.signal_fraction or None}
 
-    def export(self, directory):
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        """The background density, the signal flow (a SavedModel, plain TensorFlow can use it) and w."""
         from resad_tf import flows
 
-        directory = pathlib.Path(directory)
-        self.background_.export(directory / "background")
         flows.export(self.signal_flow_, directory / "signal_flow")
-        (directory / "signal_fraction.json").write_text(json.dumps({"w": self.w_}))
+        return {"background": save_part(self.background_, directory / "background"), "signal_fraction": self.w_}
 
-    def _restore(self, directory):
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
         from resad_tf import flows
 
-        self.background_ = ConditionalDensity.load(directory / "background")
+        self.background_ = load_part(state["background"], directory / "background")
         self.signal_flow_ = flows.load(directory / "signal_flow")
-        self.w_ = json.loads((directory / "signal_fraction.json").read_text())["w"]
+        self.w_ = state["signal_fraction"]

@@ -22,9 +22,11 @@ import pathlib
 import numpy as np
 
 from resad_tf import plots
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
 from resad_tf.data import Events, Regions, train_val_split
 from resad_tf.errors import InputError
-from resad_tf.methods.base import Method, option
+from resad_tf.methods.base import Method
 from resad_tf.methods.classify import ClassifierOptions, Discriminator
 from resad_tf.methods.dctr import DCTRReweighter
 from resad_tf.models import KINDS
@@ -32,7 +34,7 @@ from resad_tf.models import KINDS
 
 @dataclasses.dataclass(frozen=True)
 class SaladConfig(ClassifierOptions):
-    # sized for a laptop CPU (1M events: ~5 min); configs/salad.flags has the literature's batch 128 x 100 epochs
+    # sized for a laptop CPU; configs/salad.flags has the literature's batch 128 x 100 epochs
     batch_size: int = option(1024, "MLP batch size")
     epochs: int = option(30, "MLP maximum epochs")
     n_best_epochs: int = option(5, "MLP: average the models of this many lowest-val-loss epochs")
@@ -41,23 +43,16 @@ class SaladConfig(ClassifierOptions):
     closure_fraction: float = option(0.2, "fraction of the sideband events held out to check the weights' closure")
     dctr_simulation_ratio: float = option(
         1.0, "DCTR trains on at most this many sideband simulation events per sideband data event (a random "
-        "subset, for speed). 0: all of them; on the toy (simulation 4x the data) that closes the weighted "
-        "simulation's most data-like 0.1% better (truth / simulation 0.83 +- 0.08 vs 1.26 +- 0.10, "
-        "bench/dctr_fidelity.py) for 2.5x the DCTR time, but SALAD's max SIC moves within its seed spread")
-
+        "subset, for speed); 0: all of them (see docs/results.md for what that changes)")
     dctr_sr_buffer: float = option(
         0.0, "TeV: the DCTR does not train on sideband events closer than this to the SR, where a resonance's "
-        "m_jj tail leaks signal (toy, N_sig=1000: 211 signal events in the sidebands, 157 within 0.2 TeV) that "
-        "the DCTR could learn as mis-modelling and carry into the SR. On the toy 0.2 TeV does not raise "
-        "SALAD's max SIC (median over 3 DCTR seeds 5.20 vs 5.91, bench/dctr_fidelity.py)")
+        "m_jj tail leaks signal that the DCTR could learn as mis-modelling and carry into the SR")
     dctr_n_runs: int = option(
         0, "DCTR: average this many independently trained classifiers (0: --n_runs); an ensemble smooths the "
         "weights, whose noise the signal-region classifier would otherwise learn")
     dctr_iterations: int = option(
         1, "DCTR: refine the weights in this many steps, each a classifier trained on the data against the "
-        "simulation weighted by the earlier steps (one DCTR training per step). On the toy 2 steps close the "
-        "weighted simulation's most data-like 0.1% (truth / simulation 1.04 +- 0.09 vs 1.26 +- 0.10) but "
-        "SALAD's max SIC does not rise (5.2 vs 5.9, bench/dctr_fidelity.py)")
+        "simulation weighted by the earlier steps (one DCTR training per step)")
     dctr_batch_size: int = option(0, "DCTR MLP batch size (0: --batch_size)")
     dctr_epochs: int = option(0, "DCTR MLP maximum epochs (0: --epochs)")
     dctr_learning_rate: float = option(0.0, "DCTR MLP learning rate (0: --learning_rate)")
@@ -106,11 +101,10 @@ class Salad(Method):
     Config = SaladConfig
     needs = frozenset({"simulation"})
 
-    def fit(self, regions: Regions) -> "Salad":
+    def _fit(self, regions: Regions) -> None:
         self.reweight(regions)
         self.discriminator_ = Discriminator(self.config, seed=self.seed + 2, verbose=self.verbose)
         self.discriminator_.fit(self.sr_data_.x, self.sr_sim_.x, self.sr_data_.weight, self.sr_sim_weight_)
-        return self
 
     def reweight(self, regions: Regions) -> np.ndarray:
         """Steps 1-2: fit the DCTR weights in the sidebands; return the SR simulation's weights.
@@ -152,17 +146,16 @@ class Salad(Method):
         self.sr_sim_weight_ = sim_weight
         return sim_weight
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         return self.discriminator_.predict(events.x)
 
-    def export(self, directory):
-        directory = pathlib.Path(directory)
-        self.discriminator_.save(directory / "sr_classifier")
-        if self.dctr_ is not None:
-            self.dctr_.save(directory / "dctr")
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        return {"discriminator": save_part(self.discriminator_, directory / "sr_classifier"),
+                "dctr": None if self.dctr_ is None else save_part(self.dctr_, directory / "dctr")}
 
-    def _restore(self, directory):
-        self.discriminator_ = Discriminator.load(directory / "sr_classifier")
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.discriminator_ = load_part(state["discriminator"], directory / "sr_classifier")
+        self.dctr_ = None if state["dctr"] is None else load_part(state["dctr"], directory / "dctr")
 
     def diagnostics(self, directory) -> dict:
         directory = pathlib.Path(directory)

@@ -25,9 +25,11 @@ Data: these methods need constituents.  :func:`jet_image_data` clusters raw
 particles, computes the v2 features (-> :class:`Events`) and the images of
 the two leading jets; :func:`load_constituents` does that in chunks for the
 constituent toy or a raw LHCO file.  The events carry an ``event_id`` column
-(last), the row of their images in the image store; :meth:`SparseAE.on`
-binds a store to the method, and the method reads the images of the events
-it is given by that id.
+(last), the row of their images in the image store; the method is given the
+store (``SparseAE(config, images=store)``) and reads the images of the events
+it is given by that id.  :func:`constituents_source` is the pipeline's data
+source for ``bin/sparse_ae``: it loads constituents and hands the pipeline
+the regions and the image store.
 
 >>> src = load_constituents("toy_constituents", n_background=1500, n_signal=300, seed=0, quiet=True)
 >>> src.events.features[-1], src.images.n_images == 2 * len(src.events)
@@ -43,10 +45,12 @@ import pathlib
 import numpy as np
 from tqdm.auto import tqdm
 
+from resad_tf.component import load_part, save_part
+from resad_tf.config import option
 from resad_tf.data import Events, Regions
 from resad_tf.errors import InputError
 from resad_tf.methods.autoencoder import TRAIN_ON, training_sample
-from resad_tf.methods.base import Method, option
+from resad_tf.methods.base import Method
 from resad_tf.models.sparse import SparseImageBatch
 
 EVENT_ID = "event_id"
@@ -174,22 +178,26 @@ class SparseAEConfig:
 
 
 class SparseAE(Method):
-    """Sparse-conv AE on the two jets' images; ``SparseAE.on(images)(config).fit(regions)``."""
+    """Sparse-conv AE on the two jets' images: ``SparseAE(config, images=store).fit(regions)``.
+
+    ``images`` is the store the events' ``event_id`` column points into
+    (event i -> images 2i, 2i+1; :func:`load_constituents`).  It is data, not
+    part of the trained model: a loaded model gets it by ``model.images = store``.
+    """
 
     name = "sparse_ae"
     Config = SparseAEConfig
-    images: SparseImageBatch | None = None  # bound by SparseAE.on
+    transient = ("verbose", "images")
 
-    @classmethod
-    def on(cls, images: SparseImageBatch) -> type["SparseAE"]:
-        """This method class bound to an image store (event_id i -> images 2i, 2i+1)."""
-        return type(cls.__name__, (cls,), {"images": images})
+    def __init__(self, config=None, *, images: SparseImageBatch | None = None, seed: int = 0, verbose: bool = True):
+        super().__init__(config, seed=seed, verbose=verbose)
+        self.images = images
 
     def _pixels(self, events: Events) -> SparseImageBatch:
         """The events' jet images (2 per event) with normalized, not yet standardized, pixels."""
         if self.images is None:
-            raise InputError("sparse_ae needs jet images: build it with SparseAE.on(load_constituents(...).images) "
-                             "or run bin/sparse_ae --data=toy_constituents (or a raw LHCO .h5)")
+            raise InputError("sparse_ae needs jet images: build it with SparseAE(config, images=load_constituents(...)"
+                             ".images) or run bin/sparse_ae --data=toy_constituents (or a raw LHCO .h5)")
         if not events.features or events.features[-1] != EVENT_ID:
             raise InputError(f"{events.source}: events have no '{EVENT_ID}' column; load them with "
                              "resad_tf.methods.sparse_ae.load_constituents")
@@ -204,7 +212,7 @@ class SparseAE(Method):
         images = self._pixels(events)
         return images.with_features((images.features - self.pixel_mean_) / self.pixel_scale_)
 
-    def fit(self, regions: Regions) -> "SparseAE":
+    def _fit(self, regions: Regions) -> None:
         import keras
 
         from resad_tf.models.autoencoder import SparseAutoencoder, fit_sparse_autoencoder
@@ -223,7 +231,6 @@ class SparseAE(Method):
             learning_rate=cfg.learning_rate, patience=cfg.patience, val_fraction=cfg.val_fraction,
             seed=self.seed, verbose=self.verbose)
         self.discriminator_ = self._fit_classifier(regions) if cfg.score == "xgb" else None
-        return self
 
     def bottleneck(self, events: Events) -> np.ndarray:
         """(n, 2 * latent_dim): the bottleneck features of both jets."""
@@ -262,38 +269,63 @@ class SparseAE(Method):
         return Discriminator(opts, seed=self.seed, verbose=self.verbose).fit(
             self.bottleneck(sr), self.bottleneck(x0), sr.weight, w0)
 
-    def score(self, events: Events) -> np.ndarray:
+    def _score(self, events: Events) -> np.ndarray:
         if self.discriminator_ is None:
             return self.reconstruction_error(events)
         return self.discriminator_.predict(self.bottleneck(events))
 
-    def export(self, directory):
-        """``sparse_ae.keras`` (needs resad_tf imported to load), ``pixels.json``, ``discriminator/``."""
-        from resad_tf.models.base import atomic_path
+    def _save_state(self, directory: pathlib.Path) -> dict:
+        """``sparse_ae.keras`` (needs resad_tf imported to load), the pixel standardization, ``discriminator/``."""
+        from resad_tf.outputs import atomic_path
 
-        directory = pathlib.Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "sparse_ae.keras") as tmp:
             self.model_.save(tmp)
-        with atomic_path(directory / "pixels.json") as tmp:
-            tmp.write_text(json.dumps({"mean": self.pixel_mean_.tolist(), "scale": self.pixel_scale_.tolist(),
-                                       "normalization": "pT and E as fractions of the jet total"}))
-        if self.discriminator_ is not None:
-            self.discriminator_.save(directory / "discriminator")
+        return {"pixel_mean": self.pixel_mean_.tolist(), "pixel_scale": self.pixel_scale_.tolist(),
+                "pixel_normalization": "pT and E as fractions of the jet total",
+                "discriminator": None if self.discriminator_ is None
+                else save_part(self.discriminator_, directory / "discriminator")}
 
-    def _restore(self, directory):
-        """Model, pixel standardization and classifier; bind images with ``SparseAE.on(images).load(...)``."""
+    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
         import keras
 
-        from resad_tf.methods.classify import Discriminator
         from resad_tf.models.autoencoder import SparseAutoencoder  # noqa: F401  (registers it for loading)
 
         self.model_ = keras.saving.load_model(directory / "sparse_ae.keras")
-        pixels = json.loads((directory / "pixels.json").read_text())
-        self.pixel_mean_, self.pixel_scale_ = np.asarray(pixels["mean"]), np.asarray(pixels["scale"])
-        has_classifier = (directory / "discriminator").is_dir()
-        self.discriminator_ = Discriminator.load(directory / "discriminator") if has_classifier else None
+        self.pixel_mean_, self.pixel_scale_ = np.asarray(state["pixel_mean"]), np.asarray(state["pixel_scale"])
+        entry = state["discriminator"]
+        self.discriminator_ = None if entry is None else load_part(entry, directory / "discriminator")
 
     def diagnostics(self, directory) -> dict:
         val = self.history_["val_loss"]
         return {"ae_epochs_trained": len(val), "ae_best_val_loss": float(np.min(val))}
+
+
+# ----------------------------------------------------------------------------- the pipeline's data source
+def constituents_source(opts, method_cls, config):
+    """The data source of ``bin/sparse_ae`` (see :mod:`resad_tf.pipeline`): constituents -> regions + images.
+
+    ``--data`` is ``toy_constituents`` (or ``toy``; the constituent toy, with
+    ``--toy_n_background`` / ``--toy_n_signal`` capped by ``config.max_events``)
+    or a raw LHCO ``.h5`` file (its first ``config.max_events`` rows).  The
+    image store reaches the method as its ``images`` argument.
+    """
+    from resad_tf import data
+    from resad_tf.pipeline import RunData, pool_size
+
+    window = data.Window.parse(opts.sr, opts.sb_width)
+    for flag in ("test", "background", "signal", "simulation"):
+        if getattr(opts, flag) is not None:
+            raise InputError(f"--{flag} is not supported by sparse_ae (its samples come from --data)")
+    if opts.noise_features:
+        raise InputError("--noise_features is not supported by sparse_ae")
+    source = load_constituents(opts.data, n_background=min(pool_size(opts.toy_n_background, opts.holdout),
+                                                            config.max_events),
+                               n_signal=min(opts.toy_n_signal, config.max_events), max_events=config.max_events,
+                               npix=config.npix, feature_set=opts.feature_set, seed=opts.seed, quiet=opts.quiet)
+    n_sig = opts.n_sig
+    if n_sig is None:
+        n_sig = 1000 if opts.data in ("toy", TOY) else -1
+    regions = data.make_regions(source.events, window, n_sig=None if n_sig == -1 else n_sig,
+                                holdout=opts.holdout, seed=opts.seed)
+    return RunData(regions, method_inputs={"images": source.images})

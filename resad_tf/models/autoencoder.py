@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from resad_tf.errors import InputError  # noqa: E402
+from resad_tf.errors import InputError, TrainingDiverged  # noqa: E402
 from resad_tf.models.sparse import (  # noqa: E402
     SparseConv2D,
     SparseConv2DTranspose,
@@ -158,6 +158,10 @@ def fit_autoencoder(model: keras.Model, x, *, epochs: int = 50, batch_size: int 
     stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
     history = model.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs,
                         batch_size=batch_size, callbacks=[stop], verbose=2 if verbose else 0)
+    if not np.isfinite(history.history["val_loss"]).any():
+        raise TrainingDiverged(f"{type(model).__name__} training diverged: the validation loss was NaN/inf in "
+                               f"every epoch (learning_rate={learning_rate}); try a smaller learning_rate and "
+                               "check that the features are finite and standardized")
     return history.history
 
 
@@ -322,6 +326,8 @@ def fit_sparse_autoencoder(model: SparseAutoencoder, batch: SparseImageBatch, *,
             waited += 1
             if waited >= patience:
                 break
-    if best[1] is not None:
-        model.set_weights(best[1])
+    if best[1] is None:
+        raise TrainingDiverged(f"sparse autoencoder training diverged: the validation loss was NaN/inf in every "
+                               f"epoch (learning_rate={learning_rate}); try a smaller learning_rate")
+    model.set_weights(best[1])
     return history

@@ -7,12 +7,12 @@ the anomaly score.  They pick the classifier by a flag::
     clf = make_classifier("hgb", n_estimators=10)       # or "mlp", "xgb"
     clf.fit(x, y, weight, x_val=x_val, y_val=y_val)
     score = clf.predict(x_test)                         # P(class 1) in [0, 1]
-    clf.save("out/classifier")
-    same = load_classifier("out/classifier")
+    resad_tf.component.save(clf, "out/classifier")
+    same = resad_tf.component.load("out/classifier")
 
-A saved classifier is a directory with a small JSON manifest (``kind``,
-``config`` = the constructor parameters, ``state`` = what the kind needs to
-rebuild itself) next to the member files in each library's own format.
+Classifiers are :class:`~resad_tf.component.Component` s: saved and loaded
+like every fitted object of resad_tf, the member files in each library's own
+format next to the manifest.
 
 This module also holds the input checks and the small pieces of data handling
 the kinds share (class balancing, the validation split, member seeds, atomic
@@ -21,7 +21,6 @@ file writes).
 
 from __future__ import annotations
 
-import json
 import pathlib
 from abc import ABC, abstractmethod
 
@@ -29,21 +28,20 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
+from resad_tf.component import Component
 from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path  # noqa: F401  (re-exported: the kinds write through it)
 
-MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
 KINDS = ("mlp", "hgb", "xgb")
 
 
-class Classifier(BaseEstimator, ABC):
+class Classifier(Component, BaseEstimator, ABC):
     """A binary classifier: ``fit(x, y, weight, x_val, y_val, weight_val)``, ``predict(x)``.
 
-    Parameters live in ``__init__`` (``get_params()`` is the saved config);
-    learned state has a trailing underscore, as in scikit-learn.  Subclasses
-    implement :meth:`fit`, :meth:`predict` and the two state hooks
-    :meth:`_save_state` / :meth:`_load_state`.
+    Parameters live in ``__init__`` (they are the saved config); learned state
+    has a trailing underscore, as in scikit-learn.  Subclasses implement
+    :meth:`fit`, :meth:`predict` and the component's two state hooks
+    ``_save_state`` / ``_load_state`` (which record ``n_features_in_``).
     """
 
     kind: str
@@ -56,43 +54,9 @@ class Classifier(BaseEstimator, ABC):
     def predict(self, x) -> np.ndarray:
         """Probability of class 1 for each row of ``x``, shape (n,), in [0, 1]."""
 
-    @abstractmethod
-    def _save_state(self, directory: pathlib.Path) -> dict:
-        """Write the member files into ``directory``; return the manifest's ``state``."""
-
-    @abstractmethod
-    def _load_state(self, directory: pathlib.Path, state: dict) -> None:
-        """Restore the learned attributes from ``directory`` and the manifest ``state``."""
-
-    @property
-    def is_fitted(self) -> bool:
-        return hasattr(self, "n_features_in_")
-
     def _check_predict_input(self, x) -> np.ndarray:
-        if not self.is_fitted:
-            raise InputError(f"{type(self).__name__} is not trained yet: call fit() before predict()/save()")
+        self.check_fitted("predict()")
         return check_features(x, "x", n_features=self.n_features_in_)
-
-    def save(self, directory) -> pathlib.Path:
-        """Write the trained classifier to ``directory`` (created if needed).
-
-        Every file is written atomically; the manifest is written last, so a
-        directory with a manifest is always complete.
-        """
-        if not self.is_fitted:
-            raise InputError(f"{type(self).__name__} is not trained yet: call fit() before save()")
-        directory = pathlib.Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "config": _jsonable(self.get_params()),
-            "n_features": int(self.n_features_in_),
-            "state": self._save_state(directory),
-        }
-        with atomic_path(directory / MANIFEST) as tmp:
-            tmp.write_text(json.dumps(manifest, indent=2))
-        return directory
 
 
 def make_classifier(kind: str, **config) -> Classifier:
@@ -115,28 +79,6 @@ def make_classifier(kind: str, **config) -> Classifier:
             f"classifier {kind!r} has no option(s) {unknown}; valid options: {cls._get_param_names()}"
         )
     return cls(**config)
-
-
-def load_classifier(directory) -> Classifier:
-    """Rebuild a classifier written by :meth:`Classifier.save`."""
-    directory = pathlib.Path(directory)
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise InputError(f"{directory}: no {MANIFEST}; point to a directory written by Classifier.save()")
-    try:
-        manifest = json.loads(path.read_text())
-        kind, config, state = manifest["kind"], dict(manifest["config"]), manifest["state"]
-        version, n_features = manifest["format_version"], manifest["n_features"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise InputError(f"{path}: not a valid classifier manifest ({err!r})") from None
-    if version != FORMAT_VERSION:
-        raise InputError(f"{path}: manifest format {version}, this resad_tf reads {FORMAT_VERSION}")
-    config.pop("kind", None)
-    config = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}  # JSON has no tuples
-    clf = make_classifier(kind, **config)
-    clf.n_features_in_ = int(n_features)
-    clf._load_state(directory, state)
-    return clf
 
 
 # --------------------------------------------------------------------- input checks
@@ -222,10 +164,3 @@ def _int_seed(seed) -> int:
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(2**31 - 1))
     return int(seed)
-
-
-# --------------------------------------------------------------------- file helpers
-
-
-def _jsonable(params: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}

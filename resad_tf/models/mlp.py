@@ -7,9 +7,9 @@ validation loss, class-balancing weights.  CATHODE averages the models of
 the 10 epochs with the lowest validation loss (``n_best_epochs=10``); several
 independent trainings can be averaged too (``n_runs``).
 
-Every ensemble member is a plain Keras model; :meth:`MLPClassifier.save`
-writes each as a ``.keras`` file that ``keras.saving.load_model`` reads
-without resad_tf.
+Every ensemble member is a plain Keras model; saving the classifier
+(:func:`resad_tf.component.save`) writes each as a ``.keras`` file that
+``keras.saving.load_model`` reads without resad_tf.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -32,7 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from resad_tf.errors import InputError  # noqa: E402
+from resad_tf.errors import InputError, TrainingDiverged  # noqa: E402
 from resad_tf.models.base import (  # noqa: E402
     Classifier,
     atomic_path,
@@ -186,9 +186,10 @@ class MLPClassifier(Classifier):
                 verbose=2 if self.verbose else 0,
             )
             if not keep.best:
-                raise InputError(
-                    "MLP training diverged (validation loss is NaN/inf in every epoch); "
-                    "check that the features are scaled and try a smaller learning_rate"
+                raise TrainingDiverged(
+                    f"MLP classifier training diverged: the validation loss was NaN/inf in every epoch of run "
+                    f"{run} (learning_rate={self.learning_rate}); try a smaller learning_rate and check that "
+                    "the features are finite and standardized"
                 )
             self.history_.append(keep.val_loss)
             self.best_epochs_.append([epoch for _, epoch, _ in keep.best])
@@ -205,6 +206,7 @@ class MLPClassifier(Classifier):
         return np.mean([predict_member(m, x) for m in self.members_], axis=0)
 
     def _save_state(self, directory: pathlib.Path) -> dict:
+        directory.mkdir(parents=True, exist_ok=True)
         members = []
         for member, info in zip(self.members_, self.member_info_):
             name = f"run{info['run']}_epoch{info['epoch']}.keras"
@@ -212,6 +214,7 @@ class MLPClassifier(Classifier):
                 member.save(tmp)
             members.append({"file": name, **info})
         return {
+            "n_features": int(self.n_features_in_),
             "keras_version": keras.__version__,
             "members": members,
             "history": self.history_,
@@ -228,3 +231,4 @@ class MLPClassifier(Classifier):
             self.member_info_.append({k: info[k] for k in ("run", "epoch", "val_loss")})
         self.history_ = state["history"]
         self.best_epochs_ = state["best_epochs"]
+        self.n_features_in_ = int(state["n_features"])

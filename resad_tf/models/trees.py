@@ -196,11 +196,13 @@ class TreeEnsembleClassifier(Classifier):
             return np.mean([m.predict_proba(x)[:, 1] for m in self.members_], axis=0)
 
     def _save_state(self, directory: pathlib.Path) -> dict:
+        directory.mkdir(parents=True, exist_ok=True)
         if self.kind == "hgb":
             # HGB has no portable format: pickle, and refuse other sklearn versions on load.
             with atomic_path(directory / "members.joblib") as tmp:
                 joblib.dump(self.members_, tmp)
-            return {"sklearn_version": sklearn.__version__, "files": ["members.joblib"]}
+            return {"n_features": int(self.n_features_in_), "sklearn_version": sklearn.__version__,
+                    "files": ["members.joblib"]}
         files = []
         for i, member in enumerate(self.members_):
             files.append(f"member_{i:03d}.json")
@@ -208,13 +210,14 @@ class TreeEnsembleClassifier(Classifier):
                 member.save_model(tmp)
         import xgboost
 
-        return {"xgboost_version": xgboost.__version__, "files": files}
+        return {"n_features": int(self.n_features_in_), "xgboost_version": xgboost.__version__, "files": files}
 
     def _load_state(self, directory: pathlib.Path, state: dict) -> None:
+        self.n_features_in_ = int(state["n_features"])
         paths = [directory / f for f in state["files"]]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            raise InputError(f"member files listed in {directory}/manifest.json are missing: {missing}")
+            raise InputError(f"member files of the {self.kind} ensemble are missing: {missing}")
         if self.kind == "hgb":
             if state["sklearn_version"] != sklearn.__version__:
                 raise InputError(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from resad_tf.component import MANIFEST
 from resad_tf.data.events import Events
 from resad_tf.outputs import write_json_atomic as write_json
 from resad_tf.scan.cluster import make_client
@@ -137,7 +138,7 @@ class _Runner:
                 continue
             paths = [self.store.background_path(t.data_key, region, f) for f in range(self.scorer.k)]
             background[(t.data_key, region)] = [
-                p if (p / "preprocessing.json").exists() else
+                p if (p / MANIFEST).exists() else
                 self._submit(_fit_background, self.scorer, self.data[t.data_key], f, region, t.seed, p)
                 for f, p in enumerate(paths)]
         jobs = {}
@@ -193,13 +194,15 @@ class _Eager:
 
 
 def _fit_background(scorer, data: Dataset, f: int, region, seed: int, path) -> pathlib.Path:
-    """Train one fold's background model for a blinded region and export it atomically to ``path``."""
+    """Train one fold's background model for a blinded region and save it atomically to ``path``."""
+    from resad_tf import component
+
     path = pathlib.Path(path)
     model = scorer.fit_background(data.events, data.fold != f, region, seed + 1000 * f)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        model.export(tmp)
+        component.save(model, tmp, region=list(region), fold=f)
         if path.exists():  # a concurrent or earlier partial copy
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -214,9 +217,9 @@ def _run_and_store(task, data, scorer, settings, out_dir, background_paths) -> t
     try:
         background = None
         if background_paths is not None:
-            from resad_tf.methods.density import ConditionalDensity
+            from resad_tf import component
 
-            background = [ConditionalDensity.load(p) for p in background_paths]
+            background = [component.load(p) for p in background_paths]
         record = run_task(task, data, scorer, settings, background)
     except Exception:  # a failing window must not stop the scan: record it and report it at the end
         store.write_failed(task.id, traceback.format_exc())

@@ -9,7 +9,7 @@ events must be scored alike: a cut must not treat the signal region (SR), the
 sidebands and the rest of the fit range differently, or it carves a bump into
 the background.
 
-The built-in scorers share one recipe per fold ``f`` (:func:`per_fold`):
+The built-in scorers share one recipe per fold ``f`` (folds by :func:`resad_tf.models.cross_fit`):
 
 1. **Decorrelate.**  Each feature is replaced by its conditional quantile given
    m_jj, mapped to a standard normal
@@ -59,6 +59,7 @@ import numpy as np
 from resad_tf.data.events import Events
 from resad_tf.data.regions import Window
 from resad_tf.errors import InputError
+from resad_tf.models.kfold import cross_fit
 
 
 class WindowScorer(Protocol):
@@ -75,20 +76,6 @@ def decorrelate(events: Events, train: np.ndarray):
 
     cqt = ConditionalQuantileTransform(output="normal").fit(events.x[train], events.mjj[train])
     return cqt.transform
-
-
-def per_fold(events: Events, fold: np.ndarray, k: int, fit_score) -> np.ndarray:
-    """One score per event: for each fold f, ``fit_score(f, train)`` returns the scores of ``fold == f``
-    from models fitted on ``train = fold != f`` only."""
-    fold = np.asarray(fold)
-    if fold.shape != (len(events),):
-        raise ValueError(f"fold has shape {fold.shape} for {len(events)} events")
-    scores = np.full(len(events), np.nan)
-    for f in range(k):
-        held_out = fold == f
-        if held_out.any():
-            scores[held_out] = fit_score(f, ~held_out)
-    return scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,16 +151,16 @@ class SidebandScorer(TreeSettings):
         in_sr = window.sr(events.mjj)
         low, high = sidebands(events.mjj, window, self.sb_gap)
 
-        def fit_score(f, train):
+        def fit_score(f, train, _, held_out):
             z = decorrelate(events, train)(events.x, events.mjj) if self.decorrelate else events.x
             sr, lo_sb, hi_sb = in_sr & train, low & train, high & train
             use = sr | lo_sb | hi_sb
             weight = np.where(sr, 1.0, 0.0)
             sb = lo_sb | hi_sb
             weight[sb] = sideband_weights(events.mjj[sb], window, int(sr.sum()), self.sb_gap)
-            return self.fit_predict(z[use], sr[use].astype(float), weight[use], z[~train], seed + f)
+            return self.fit_predict(z[use], sr[use].astype(float), weight[use], z[held_out], seed + f)
 
-        return per_fold(events, fold, self.k, fit_score)
+        return cross_fit(fit_score, fold, validation=False)
 
 
 # ------------------------------------------------------------------------------ CATHODE
@@ -257,7 +244,7 @@ class FlowScorer(TreeSettings):
         self.check(events, window)
         in_sr = window.sr(events.mjj)
 
-        def fit_score(f, train):
+        def fit_score(f, train, _, held_out):
             transform = decorrelate(events, train)
             sr = in_sr & train
             mjj = MjjDensity((window.lo, window.hi)).fit(events.mjj[sr]).sample(
@@ -265,10 +252,10 @@ class FlowScorer(TreeSettings):
             samples = background[f].sample(mjj, seed=seed + f, ensemble=True)
             x = np.concatenate([transform(events.x[sr], events.mjj[sr]), transform(samples, mjj)])
             y = np.r_[np.ones(int(sr.sum())), np.zeros(len(mjj))]
-            z_score = transform(events.x[~train], events.mjj[~train])
+            z_score = transform(events.x[held_out], events.mjj[held_out])
             return self.fit_predict(x, y, None, z_score, seed + f)
 
-        return per_fold(events, fold, self.k, fit_score)
+        return cross_fit(fit_score, fold, validation=False)
 
 
 # ------------------------------------------------------------------------------ R-ANODE
@@ -315,7 +302,7 @@ class RANODEScorer(FlowScorer):
         self.check(events, window)
         in_sr = window.sr(events.mjj)
 
-        def fit_score(f, train):
+        def fit_score(f, train, _, held_out):
             bg = background[f]
             model = RANODE(self.signal_config(), seed=seed + f, verbose=False).fit_signal(
                 events.select(in_sr & train), bg)
@@ -323,10 +310,10 @@ class RANODEScorer(FlowScorer):
             m_cal = rng.choice(events.mjj[train], self.n_calibration)
             calibration = events.__class__(m_cal, bg.sample(m_cal, seed=seed + f, ensemble=True), events.features)
             cqt = ConditionalQuantileTransform().fit(model.score(calibration)[:, None], m_cal)
-            held_out = events.select(~train)
-            return cqt.transform(model.score(held_out)[:, None], held_out.mjj)[:, 0]
+            scored = events.select(held_out)
+            return cqt.transform(model.score(scored)[:, None], scored.mjj)[:, 0]
 
-        return per_fold(events, fold, self.k, fit_score)
+        return cross_fit(fit_score, fold, validation=False)
 
 
 # ------------------------------------------------------------------------------ any method
@@ -356,15 +343,15 @@ class MethodScorer:
             raise InputError(f"{self.method} needs {sorted(cls.needs)} besides the data and cannot run in a scan")
         cfg = cls.Config(**dict(self.config))
 
-        def fit_score(f, train):
+        def fit_score(f, train, _, held_out):
             ev = events
             if self.decorrelate:
                 z = decorrelate(events, train)(events.x, events.mjj)
                 ev = events.with_features(z, events.features)
             model = cls(cfg, seed=seed + f, verbose=False).fit(Regions(window=window, data=ev.select(train), seed=seed))
-            return model.score(ev.select(~train))
+            return model.score(ev.select(held_out))
 
-        return per_fold(events, fold, self.k, fit_score)
+        return cross_fit(fit_score, fold, validation=False)
 
 
 BUILTIN = {"cwola": SidebandScorer, "cathode": FlowScorer, "ranode": RANODEScorer}

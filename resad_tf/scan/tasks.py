@@ -50,9 +50,9 @@ class Dataset:
 
     @classmethod
     def make(cls, events: Events, k: int, seed: int) -> "Dataset":
-        from resad_tf.models import fold_ids
+        from resad_tf.models import make_folds
 
-        return cls(events, fold_ids(len(events), k, seed))
+        return cls(events, make_folds(len(events), k, seed))
 
     def select(self, mask) -> "Dataset":
         return Dataset(self.events.select(mask), self.fold[mask])

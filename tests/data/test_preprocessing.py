@@ -46,8 +46,12 @@ def test_out_of_range_stays_finite_and_is_reported():
     assert s.out_of_range(far).tolist() == [True, False, True]
 
 
-def test_params_roundtrip():
+def test_save_load_roundtrip(tmp_path):
+    from resad_tf import component
+
     x = np.random.default_rng(3).normal(size=(100, 2))
-    s = LogitScaler().fit(x)
-    t = LogitScaler.from_params(s.get_params())
+    s = LogitScaler(margin=0.05, logit=False).fit(x)
+    t = component.load(component.save(s, tmp_path / "scaler"))
+    assert t.get_config() == {"margin": 0.05, "logit": False}  # the trained options, not the defaults
     np.testing.assert_array_equal(s.transform(x), t.transform(x))
+    np.testing.assert_array_equal(s.log_abs_det_jacobian(x), t.log_abs_det_jacobian(x))

@@ -20,17 +20,20 @@ def assert_roundtrip():
 
 
 def _assert_roundtrip(method, regions, directory):
-    """save_model -> resad_tf.load_model scores the test events exactly as the trained method."""
+    """component.save -> resad_tf.load_model: the same class, the trained options, the same scores."""
     import numpy as np
 
     import resad_tf
-    from resad_tf.saving import save_model
+    from resad_tf import component
 
-    save_model(method, directory, features=regions.features, window=regions.window, metrics={"auc": 0.5})
+    component.save(method, directory, metrics={"auc": 0.5})
     loaded = resad_tf.load_model(directory)
+    assert type(loaded) is type(method) and loaded.config == method.config and loaded.seed == method.seed
+    assert loaded.features_ == method.features_ and loaded.window_ == method.window_
     test = regions.test
     np.testing.assert_allclose(loaded.score(test), method.score(test), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.score_arrays(test.x[:50], test.mjj[:50]), method.score(test.select(np.arange(50))),
                                rtol=1e-5, atol=1e-6)
-    assert loaded.manifest["method"] == method.name and loaded.manifest["metrics"] == {"auc": 0.5}
+    manifest = component.read_manifest(directory)
+    assert manifest["class"].endswith(f":{type(method).__name__}") and manifest["metrics"] == {"auc": 0.5}
     return loaded

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from resad_tf import metrics
+from resad_tf import component, metrics
 from resad_tf.data import Window
 from resad_tf.errors import InputError
 from resad_tf.methods import get
-from resad_tf.methods.classify import ClassifierOptions, Discriminator
+from resad_tf.methods.classify import ClassifierOptions
 from resad_tf.methods.cwola import CWoLa, CWoLaConfig, sideband_weights
 from resad_tf.methods.dctr import DCTRReweighter
 from resad_tf.methods.iad import IADConfig, IdealizedAD, Supervised, SupervisedConfig
@@ -66,12 +66,15 @@ def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
     diag = salad.diagnostics(tmp_path)
     before, after = diag["closure_chi2_ndf_sb_before"], diag["closure_chi2_ndf_sb_after"]
     assert np.mean(list(after.values())) < 0.5 * np.mean(list(before.values()))
-    salad.export(tmp_path / "model")
-    steps = [Discriminator.load(tmp_path / "model" / "dctr" / f"step_{k}") for k in range(2)]
+    # both DCTR steps are saved and reloaded with their trained options; their ratios multiply to the weights
+    loaded = component.load(component.save(salad, tmp_path / "model"))
+    assert loaded.dctr_.get_config() == salad.dctr_.get_config() and len(loaded.dctr_.steps_) == 2
+    assert loaded.dctr_.steps_[0].opts.classifier == "hgb" and loaded.dctr_.steps_[0].opts.n_runs == 2
     xm = toy_regions.simulation.xm()[:500]
-    f = np.clip(np.stack([s.predict(xm) for s in steps]), 1e-6, 1 - 1e-6)
+    f = np.clip(np.stack([s.predict(xm) for s in loaded.dctr_.steps_]), 1e-6, 1 - 1e-6)
     np.testing.assert_allclose(np.minimum(np.prod(f / (1 - f), axis=0), cfg.max_weight),
                                salad.dctr_.weights(xm), rtol=1e-6)
+    np.testing.assert_allclose(loaded.dctr_.weights(xm), salad.dctr_.weights(xm), rtol=1e-6)
     with pytest.raises(InputError, match="unknown dctr_classifier 'bogus'"):
         SaladConfig(dctr_classifier="bogus")
     with pytest.raises(InputError, match="dctr_n_runs must be >= 0"):

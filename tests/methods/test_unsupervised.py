@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from resad_tf import data
+from resad_tf import component, data
 from resad_tf.errors import InputError
 from resad_tf.methods.autoencoder import VAE, Autoencoder, AutoencoderConfig, VAEConfig
 from resad_tf.methods.sparse_ae import EVENT_ID, SparseAE, SparseAEConfig, load_constituents
@@ -25,14 +25,15 @@ def test_autoencoder_flags_the_injected_signal_and_exports(toy_regions, tmp_path
     test = toy_regions.test
     score = ae.score(test)
     assert roc_auc_score(test.label, score) > 0.6
-    ae.export(tmp_path)
+    component.save(ae, tmp_path)
     import keras
 
+    # without resad_tf: plain Keras and the standardization written in the manifest
     model = keras.saving.load_model(tmp_path / "autoencoder.keras")
-    scaler = json.loads((tmp_path / "scaler.json").read_text())
+    scaler = json.loads((tmp_path / "manifest.json").read_text())["state"]["scaler"]["state"]
     xs = ((test.x - scaler["mean"]) / scaler["scale"]).astype(np.float32)
     np.testing.assert_allclose(np.mean((xs - np.asarray(model(xs))) ** 2, axis=1), score, rtol=1e-4)
-    np.testing.assert_allclose(Autoencoder.load(tmp_path, ae.config).score(test), score, rtol=1e-5)
+    np.testing.assert_allclose(component.load(tmp_path).score(test), score, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -43,8 +44,9 @@ def test_vae_flags_the_injected_signal(toy_regions, tmp_path):
     assert roc_auc_score(test.label, score) > 0.6
     rec, kl = vae.elbo_terms(test)
     assert kl.mean() > 0 and np.allclose(rec + kl, score)
-    vae.export(tmp_path)
-    np.testing.assert_allclose(VAE.load(tmp_path, vae.config).score(test), score, rtol=1e-5)
+    again = component.load(component.save(vae, tmp_path))
+    assert again.config == vae.config
+    np.testing.assert_allclose(again.score(test), score, rtol=1e-5)
 
 
 def test_configs_reject_bad_options(toy_regions):
@@ -69,12 +71,14 @@ def test_sparse_ae_bottleneck_xgboost_finds_the_signal(constituent_regions, tmp_
     src, regions = constituent_regions
     assert regions.features[-1] == EVENT_ID and src.images.sparsity > 0.9
     cfg = SparseAEConfig(epochs=3, batch_size=64, n_estimators=3, max_iter=100)
-    method = SparseAE.on(src.images)(cfg, seed=0, verbose=False).fit(regions)
+    method = SparseAE(cfg, images=src.images, seed=0, verbose=False).fit(regions)
     test = regions.test
     score = method.score(test)
     assert roc_auc_score(test.label, score) > 0.7
-    method.export(tmp_path)
-    np.testing.assert_allclose(SparseAE.on(src.images).load(tmp_path, cfg).score(test), score, rtol=1e-5)
+    again = component.load(component.save(method, tmp_path))
+    assert again.config == cfg and again.images is None  # the images are data, not part of the model
+    again.images = src.images
+    np.testing.assert_allclose(again.score(test), score, rtol=1e-5)
     assert roc_auc_score(test.label, method.reconstruction_error(test)) > 0.55
     assert method.bottleneck(test.select(np.arange(3))).shape == (3, 2 * cfg.latent_dim)
 

@@ -9,8 +9,9 @@ import pytest
 import resad_tf.models.base
 import resad_tf.models.kfold
 import resad_tf.models.trees
-from resad_tf.errors import InputError
-from resad_tf.models import MLPClassifier, TreeEnsembleClassifier, load_classifier, make_classifier
+from resad_tf import component
+from resad_tf.errors import InputError, NotFittedError
+from resad_tf.models import MLPClassifier, TreeEnsembleClassifier, make_classifier
 from resad_tf.models.base import balanced_weights, check_training_data
 
 
@@ -54,8 +55,10 @@ def test_bad_training_data_is_an_input_error(x, y, w, match):
 
 def test_predict_needs_fit_and_right_width():
     clf = make_classifier("hgb", n_estimators=1, max_iter=5)
-    with pytest.raises(InputError, match="not trained yet"):
+    with pytest.raises(NotFittedError, match="TreeEnsembleClassifier is not fitted: call fit"):
         clf.predict(np.zeros((2, 2)))
+    with pytest.raises(NotFittedError, match="before save"):
+        component.save(clf, "never-written")
     rng = np.random.default_rng(0)
     clf.fit(rng.normal(size=(100, 2)), np.tile([0, 1], 50))
     with pytest.raises(InputError, match="3 features but the classifier was trained on 2"):
@@ -66,18 +69,21 @@ def test_predict_needs_fit_and_right_width():
 
 def test_load_errors_name_the_problem(tmp_path):
     with pytest.raises(InputError, match="no manifest.json"):
-        load_classifier(tmp_path)
+        component.load(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
-    with pytest.raises(InputError, match="not a valid classifier manifest"):
-        load_classifier(tmp_path)
+    with pytest.raises(InputError, match="not a resad_tf manifest"):
+        component.load(tmp_path)
     rng = np.random.default_rng(0)
     clf = make_classifier("hgb", n_estimators=1, max_iter=5).fit(rng.normal(size=(100, 2)), np.tile([0, 1], 50))
-    clf.save(tmp_path)
+    component.save(clf, tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     manifest["state"]["sklearn_version"] = "0.1"
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="pickled with scikit-learn 0.1"):
-        load_classifier(tmp_path)
+        component.load(tmp_path)
+    (tmp_path / "members.joblib").unlink()
+    with pytest.raises(InputError, match=r"files listed in manifest.json are missing: \['members.joblib'\]"):
+        component.load(tmp_path)
 
 
 @pytest.mark.parametrize("module", [resad_tf.models.base, resad_tf.models.kfold, resad_tf.models.trees])

@@ -63,3 +63,26 @@ def test_folds_depend_on_seed_and_bad_k_is_refused():
         kfold_predict(Spy, x, y, k=2)
     with pytest.raises(InputError, match="at least 40 events of each class"):
         kfold_predict(Spy, x, y, k=40)
+
+
+def test_cross_fit_scores_every_event_out_of_fold_for_any_callback():
+    """The generic form (what the scan needs): random folds, every model sees all but its own fold."""
+    from resad_tf.models import cross_fit, make_folds
+
+    n, k = 103, 4
+    fold = make_folds(n, k, seed=5)
+    np.testing.assert_array_equal(fold, np.random.default_rng(5).permutation(n) % k)  # the scan's folds
+    seen = {}
+
+    def fit_score(i, train, val, test):
+        assert val is None and not np.any(train & test) and np.all(train | test)
+        seen[i] = np.flatnonzero(train)
+        return np.flatnonzero(test).astype(float)  # "score" = the event's own index
+
+    scores = cross_fit(fit_score, fold, validation=False)
+    np.testing.assert_array_equal(scores, np.arange(n))
+    assert sorted(seen) == list(range(k))
+    with_val = cross_fit(lambda i, train, val, test: np.full(test.sum(), val.sum() + train.sum()), fold)
+    assert np.all(with_val + np.bincount(fold)[fold] == n)  # train + val = everything but the scored fold
+    with pytest.raises(InputError, match="at least 2 folds"):
+        make_folds(10, 1, seed=0)

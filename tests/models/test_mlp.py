@@ -69,9 +69,11 @@ def test_early_stopping_and_validation_split(small):
 
 def test_members_export_as_plain_keras(kbest, small, tmp_path):
     _, _, xv, _ = small
-    kbest.save(tmp_path)
+    from resad_tf import component
+
+    component.save(kbest, tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["kind"] == "mlp" and manifest["config"]["hidden"] == [16]
+    assert manifest["class"] == "resad_tf.models.mlp:MLPClassifier" and manifest["config"]["hidden"] == [16]
     files = [m["file"] for m in manifest["state"]["members"]]
     assert len(files) == 6
     for name, member in zip(files, kbest.members_):

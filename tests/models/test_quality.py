@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from resad_tf.models import load_classifier, make_classifier
+from resad_tf import component
+from resad_tf.models import make_classifier
 
 from .conftest import FAST, true_posterior
 
@@ -60,8 +61,9 @@ def test_sample_weights_drive_the_fit(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_save_load_round_trip(kind, toy, fitted, tmp_path):
     clf = fitted[kind]
-    clf.save(tmp_path / "clf")
-    back = load_classifier(tmp_path / "clf")
-    assert type(back) is type(clf) and back.get_params() == clf.get_params()
+    component.save(clf, tmp_path / "clf")
+    back = component.load(tmp_path / "clf")
+    assert type(back) is type(clf) and back.get_config() == clf.get_config()
+    assert back.n_features_in_ == clf.n_features_in_
     np.testing.assert_array_equal(back.predict(toy["x_test"]), clf.predict(toy["x_test"]))
     assert not list((tmp_path / "clf").glob(".*")), "temporary files left behind"

@@ -21,7 +21,7 @@ from resad_tf.scan import (
     run_task,
     slurm_cluster,
 )
-from resad_tf.scan.scorers import MethodScorer, get_scorer, per_fold
+from resad_tf.scan.scorers import MethodScorer, get_scorer
 
 EFFS = (1.0, 0.1, 0.02)
 FAST = SidebandScorer(k=3, max_iter=30, min_samples_leaf=20, sb_width=0.3)
@@ -120,21 +120,6 @@ def test_resume_refuses_different_settings_or_scorer(tmp_path, load):
                  quiet=True, n_toys=2)
 
 
-def test_every_event_is_scored_by_models_that_never_saw_its_fold():
-    fold = np.array([0, 1, 2, 0, 1, 2, 0])
-    seen = []
-
-    def fit_score(f, train):
-        assert not np.any(train & (fold == f))
-        seen.append(f)
-        return np.full(int(np.sum(fold == f)), float(f))
-
-    from resad_tf.data.events import Events
-
-    events = Events(np.linspace(3, 4, 7), np.zeros((7, 1)), ("f",))
-    assert per_fold(events, fold, 3, fit_score).tolist() == fold.astype(float).tolist() and seen == [0, 1, 2]
-
-
 def _lhco_background(n, seed):
     from resad_tf.data import ToySpec, load
 
@@ -218,10 +203,10 @@ def test_flow_scorer_trains_one_background_per_fold_and_blinded_region(tmp_path,
     assert summary.n_failed == 0, summary.failed
     flows = sorted(p.name for p in (tmp_path / "background" / "nsig300_seed0").iterdir())
     assert flows == ["3.100-3.900_fold0", "3.100-3.900_fold1", "3.500-4.300_fold0", "3.500-4.300_fold1"]
-    stamp = (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/preprocessing.json").stat().st_mtime_ns
+    stamp = (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/manifest.json").stat().st_mtime_ns
     (tmp_path / "tasks" / f"{tasks[0].id}.json").unlink()
     run_scan(tasks, load, scorer, _settings("cathode"), tmp_path, quiet=True, n_toys=3)
-    assert (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/preprocessing.json").stat().st_mtime_ns == stamp
+    assert (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/manifest.json").stat().st_mtime_ns == stamp
 
 
 def test_dask_local_cluster_matches_synchronous_run(tmp_path, load):

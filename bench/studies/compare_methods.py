@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The physics comparison table: every method on the same data, max SIC median and IQR over seeds.
 
-    python bench/compare_methods.py --data=toy --n_sigs=1000,500,300 --seeds=0,1,2 --profile=cpu
-    python bench/compare_methods.py --data=../shared/data/lhco/rd_first100k.features.h5 --n_sigs=300
+    python bench/studies/compare_methods.py --data=toy --n_sigs=1000,500,300 --seeds=0,1,2 --profile=cpu
+    python bench/studies/compare_methods.py --data=../shared/data/lhco/rd_first100k.features.h5 --n_sigs=300
 
 For each (N_sig, seed) the data set is built once and every method is trained
 on it and evaluated on the same held-out signal-region test set.  Profiles:
@@ -21,20 +21,20 @@ import json
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, machine, markdown_table, merge_rows,  # noqa: E402
-                    seed_summary, with_changes, write_results)
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import (CPU_CLASSIFIER, CPU_FLOW, REPO, RESULTS, define_seeds, ints, machine,  # noqa: E402
+                    markdown_table, merge_rows, run, seed_summary, seeds, with_changes, write_results)
 
-from resad_tf import cli, methods, runtime  # noqa: E402
+from resad_tf import methods, pipeline, runtime  # noqa: E402
 
 flags.DEFINE_string("data", "toy", "toy or a labelled v2 features .h5")
 flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "anode", "ranode", "cwola", "salad",
                              "vae", "autoencoder"],
                   "methods to compare")
 flags.DEFINE_list("n_sigs", ["1000"], "injected signal counts")
-flags.DEFINE_list("seeds", ["0"], "seeds")
+define_seeds()
 flags.DEFINE_enum("profile", "cpu", ["cpu", "literature"], "network sizes and epochs")
 flags.DEFINE_string("tag", None, "name of the result files (default: <data>_<profile>)")
 flags.DEFINE_float("holdout", 0.5, "background fraction held out for test/reference")
@@ -60,7 +60,7 @@ def literature_config(cls):
     """The Config of configs/<method>.flags: its '--field=value', '--field' and '--nofield' lines that name
     Config fields (other flags, e.g. the shared --sr, are left to the caller)."""
     fields = {f.name for f in dataclasses.fields(cls.Config)}
-    path = RESULTS.parent.parent / "configs" / f"{cls.name}.flags"
+    path = REPO / "configs" / f"{cls.name}.flags"
     items = []
     for line in path.read_text().splitlines():
         if not line.startswith("--"):
@@ -89,17 +89,17 @@ def parse_variant(text: str):
     return label, cls, with_changes(config_for(cls), assignments)
 
 
-def main(argv):
+def main():
     runtime.configure()  # one thread per op: the scripts' default (see bench/results/flow_throughput.md)
     tag = FLAGS.tag or f"{'toy' if FLAGS.data == 'toy' else 'real'}_{FLAGS.profile}"
     classes = [methods.get(m) for m in FLAGS.methods]
     variants = [parse_variant(v) for v in FLAGS.variant]
     needs = frozenset().union(*(c.needs for c in classes), *(cls.needs for _, cls, _ in variants))
     rows = []
-    for n_sig in (int(n) for n in FLAGS.n_sigs):
-        for seed in (int(s) for s in FLAGS.seeds):
-            opts = cli.RunOptions(data=FLAGS.data, n_sig=n_sig, seed=seed, holdout=FLAGS.holdout, quiet=True)
-            regions = cli.build_regions(opts, needs)
+    for n_sig in ints("n_sigs"):
+        for seed in seeds():
+            opts = pipeline.RunOptions(data=FLAGS.data, n_sig=n_sig, seed=seed, holdout=FLAGS.holdout, quiet=True)
+            regions = pipeline.build_regions(opts, needs)
             runs = [(c.name, c, config_for(c)) for c in classes]
             if "salad" in FLAGS.methods:  # the ablation: the same simulation without DCTR weights
                 salad = methods.get("salad")
@@ -108,7 +108,7 @@ def main(argv):
             for label, cls, cfg in runs:
                 t0 = time.time()
                 out = f"runs/bench/{tag}/{label}_nsig{n_sig}_seed{seed}"
-                r = cli.execute(cls, cfg, dataclasses.replace(opts, output_dir=out), regions=regions)
+                r = pipeline.run(cls, cfg, dataclasses.replace(opts, output_dir=out), data=regions)
                 rows.append(dict(method=label, n_sig=n_sig, seed=seed, auc=r["auc"], max_sic=r["max_sic"],
                                  s_over_sqrt_b=r["regions"]["s_over_sqrt_b_sr"], n_sig_sr=r["n_sig_sr"],
                                  seconds=round(time.time() - t0)))
@@ -191,4 +191,4 @@ def _plot(rows, tag):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -18,10 +18,10 @@ variant this bench reports
   trained on the SR data against the truth (IAD), the bare simulation and each
   variant's weighted simulation, max SIC on one test set, over classifier seeds.
 
-    python bench/dctr_fidelity.py --variant=cpu= --variant=runs3=dctr_n_runs=3 --ladder_seeds=0,1,2
+    python bench/studies/dctr_fidelity.py --variant=cpu= --variant=runs3=dctr_n_runs=3 --ladder_seeds=0,1,2
 
 ``--variant=label=field=value:...`` changes fields of SALAD's cpu-profile
-config (bench/compare_methods.py); ``label=`` runs the profile as is.
+config (bench/studies/compare_methods.py); ``label=`` runs the profile as is.
 ``--truth_fractions=0.25,0.5`` adds ladder arms whose reference is a random
 fraction of the truth (0.25 = as many events as the data): how the IAD itself
 depends on its reference's statistics, to set against the weighted
@@ -36,7 +36,7 @@ does not: bench/results/dctr_fidelity_sbsignal.md.)
 ``--sr_truth_dctr`` adds a diagnostic that no analysis could run: DCTR
 trained in the SR itself on truth vs simulation, which removes the m_jj
 interpolation and leaves the classifier's own limits.  Same data set as
-bench/compare_methods.py (N_sig, seed).  Writes bench/results/dctr_fidelity.md/.json.
+bench/studies/compare_methods.py (N_sig, seed).  Writes bench/results/dctr_fidelity.md/.json.
 """
 
 from __future__ import annotations
@@ -48,21 +48,20 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import (CPU_CLASSIFIER, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
-                    merge_rows, seed_summary, separability, sr_classifier_run, with_changes,
-                    write_results)
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import (CPU_CLASSIFIER, RESULTS, TAIL_FRACTIONS, ints, machine, markdown_table, merge_rows,  # noqa: E402
+                    run, seed_summary, separability, sr_classifier_run, with_changes, write_results)
 
-from resad_tf import cli, runtime  # noqa: E402
+from resad_tf import pipeline, runtime  # noqa: E402
 from resad_tf.methods.classify import ClassifierOptions  # noqa: E402
 from resad_tf.methods.dctr import DCTRReweighter  # noqa: E402
 from resad_tf.methods.salad import Salad, SaladConfig  # noqa: E402
 
 flags.DEFINE_multi_string("variant", ["cpu="], "label=field=value:field=value of SALAD's cpu-profile config "
                           "(repeatable; 'label=' for the profile as is)")
-flags.DEFINE_integer("n_sig", 1000, "signal injected in the data (as bench/compare_methods.py)")
+flags.DEFINE_integer("n_sig", 1000, "signal injected in the data (as bench/studies/compare_methods.py)")
 flags.DEFINE_integer("seed", 0, "data seed")
 flags.DEFINE_integer("dctr_seed", None, "DCTR training seed (default: --seed)")
 flags.DEFINE_bool("baselines", True, "also run the truth-vs-truth floor, the bare simulation and the IAD arm")
@@ -239,18 +238,18 @@ def render(rows, ladder_rows, settings, machine_text: str) -> str:
     )
 
 
-def main(argv):
+def main():
     name = "dctr_fidelity" + (f"_{FLAGS.tag}" if FLAGS.tag else "")
     if FLAGS.rerender:
         return rerender(name)
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # the MLP also runs on JAX
         runtime.configure()
-    regions = cli.build_regions(cli.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
-                                               toy_n_background=FLAGS.toy_n_background, quiet=True),
-                                frozenset({"reference", "simulation"}))
+    regions = pipeline.build_regions(pipeline.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
+                                                         toy_n_background=FLAGS.toy_n_background, quiet=True),
+                                     frozenset({"reference", "simulation"}))
     variants = reweightings(regions)
     rows = fidelity(regions, variants) if FLAGS.fidelity else []
-    ladder_rows = ladder(regions, variants, [int(s) for s in FLAGS.ladder_seeds]) if FLAGS.ladder_seeds else []
+    ladder_rows = ladder(regions, variants, ints("ladder_seeds")) if FLAGS.ladder_seeds else []
     stats = effective_statistics(regions, variants)
     settings = {label: {**s, **stats[label]} for label, _, _, _, s in variants}
     path = RESULTS / f"{name}.json"
@@ -271,4 +270,4 @@ def rerender(name: str):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

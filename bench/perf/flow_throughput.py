@@ -12,12 +12,11 @@ Model: 15 MADE blocks x 128 hidden units, affine (MAF), 4 features, 1-d context
 each for every ``--intra_op_threads`` setting (default: 1, the scripts' default,
 and 0, TensorFlow's own default of all cores), each setting in a fresh process.
 
-Writes bench/results/flow_throughput.md and .json.  Run: ``python bench/flow_throughput.py [--quick]``.
+Writes bench/results/flow_throughput.md and .json.  Run: ``python bench/perf/flow_throughput.py [--quick]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -29,13 +28,20 @@ import time
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from absl import flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import ints, machine, run, write_results  # noqa: E402
+
 from resad_tf import runtime  # noqa: E402
 from resad_tf.flows import ConditionalFlow, train  # noqa: E402
 from resad_tf.flows.training import _make_optimizer, _make_step  # noqa: E402
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import machine, write_results  # noqa: E402
+flags.DEFINE_bool("quick", False, "short timing windows")
+flags.DEFINE_list("intra_op_threads", ["1", "0"], "settings to compare, each in a fresh process "
+                  "(0 = TensorFlow's default)")
+flags.DEFINE_integer("child", None, "internal: measure one thread setting in this process")
+FLAGS = flags.FLAGS
 
 
 def default_flow(transform="affine"):
@@ -102,21 +108,15 @@ def measure(seconds: float) -> list[dict]:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short timing windows")
-    ap.add_argument("--intra_op_threads", default="1,0",
-                    help="settings to compare, each in a fresh process (0 = TensorFlow's default)")
-    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    seconds = 3.0 if args.quick else 10.0
-    if args.child is not None:  # one thread setting, in its own process: print the rows as JSON
-        runtime.configure(intra_op_threads=args.child)
+    seconds = 3.0 if FLAGS.quick else 10.0
+    if FLAGS.child is not None:  # one thread setting, in its own process: print the rows as JSON
+        runtime.configure(intra_op_threads=FLAGS.child)
         print("ROWS " + json.dumps(measure(seconds)))
         return
     desc = f"{machine()}; TensorFlow {tf.__version__}"
     rows = []
-    for threads in [int(t) for t in args.intra_op_threads.split(",")]:
-        cmd = [sys.executable, __file__, f"--child={threads}"] + (["--quick"] if args.quick else [])
+    for threads in ints("intra_op_threads"):
+        cmd = [sys.executable, __file__, f"--child={threads}"] + (["--quick"] if FLAGS.quick else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         child = json.loads(next(ln[5:] for ln in out.splitlines() if ln.startswith("ROWS ")))
         rows += [dict(r, threads=threads or f"default ({os.cpu_count()})") for r in child]
@@ -129,8 +129,8 @@ def main():
         "",
         f"Date: {datetime.datetime.now().isoformat(timespec='minutes')}  ",
         f"Machine: {desc}  ",
-        "Produced by `python bench/flow_throughput.py`"
-        + (" --quick" if args.quick else "") + "; samples/s are events per second.",
+        "Produced by `python bench/perf/flow_throughput.py`"
+        + (" --quick" if FLAGS.quick else "") + "; samples/s are events per second.",
         "Target: >= 50,000 training samples/s at batch 256 on 2 cores.",
         "intra-op threads: threads one TensorFlow op may use (the scripts' `--intra_op_threads`, "
         "default 1); each setting runs in its own process.",
@@ -144,4 +144,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

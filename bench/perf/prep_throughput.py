@@ -8,12 +8,11 @@ and, for reference, fjcontrib's own implementation through fastjet's
 (read + cluster + tau + write), on the real tiny LHCO file (tiled to the chunk
 size) and on the constituent toy; and the peak RSS of one worker.
 
-    .venv/bin/python bench/prep_throughput.py [--chunk 10000]
+    .venv/bin/python bench/perf/prep_throughput.py [--chunk=10000]
 
 Writes bench/results/prep_throughput.md and .json.
 """
 
-import argparse
 import json
 import os
 import pathlib
@@ -24,9 +23,14 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from common import LHCO, write_results  # noqa: E402
+from absl import flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import LHCO, run, write_results  # noqa: E402
+
+flags.DEFINE_integer("chunk", 10_000, "events per chunk")
+flags.DEFINE_list("worker", None, "internal: RAW,STAGE, measure one stage in this process")
+FLAGS = flags.FLAGS
 
 TINY = LHCO / "events_anomalydetection_tiny.h5"
 STAGES = ("read", "cluster", "tau_onepass", "tau_kt", "tau_fjcontrib", "end_to_end")
@@ -111,10 +115,7 @@ def worker(raw, stage):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--chunk", type=int, default=10_000)
-    parser.add_argument("--worker", nargs=2, metavar=("RAW", "STAGE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = FLAGS
     if args.worker:
         return worker(*args.worker)
     load_before = os.getloadavg()
@@ -128,7 +129,7 @@ def main():
             make_raw(kind, args.chunk, raw)
             for stage in ("stages", "prepare"):
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", raw, stage],
+                    [sys.executable, __file__, f"--worker={raw},{stage}"],
                     capture_output=True,
                     text=True,
                     check=True,
@@ -182,4 +183,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

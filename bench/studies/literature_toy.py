@@ -10,7 +10,7 @@ resume or to add seeds); its costs come from the resources.json written next
 to it.  The ratio to the IAD of the same seed is the number issue 3 asks for
 (CATHODE >= 0.9 x IAD).
 
-    nice .venv/bin/python bench/literature_toy.py --methods=iad,cathode --seeds=0
+    nice .venv/bin/python bench/studies/literature_toy.py --methods=iad,cathode --seeds=0
 
 Writes bench/results/literature_toy.md and .json.
 """
@@ -25,24 +25,24 @@ import subprocess
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import machine, markdown_table, write_results  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import REPO as ROOT  # noqa: E402
+from common import define_seeds, machine, markdown_table, run, seeds, write_results  # noqa: E402
 
 from resad_tf.outputs import write_json_atomic  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "bench" / "literature"
 
 flags.DEFINE_list("methods", ["iad", "cathode"], "methods with a configs/<method>.flags")
-flags.DEFINE_list("seeds", ["0"], "seeds")
+define_seeds()
 flags.DEFINE_list("extra", [], "extra flags for every run, e.g. --n_sig=500 (then use another --runs_dir)")
 flags.DEFINE_string("runs_dir", str(RUNS), "where the runs go")
 FLAGS = flags.FLAGS
 
 
-def run(method: str, seed: int, out: pathlib.Path) -> None:
+def run_script(method: str, seed: int, out: pathlib.Path) -> None:
     """One script run into ``out`` with its measured costs in resources.json (skipped when done)."""
     if (out / "metrics.json").exists():
         return
@@ -73,11 +73,11 @@ def row(out: pathlib.Path) -> dict:
                 peak_rss_gb=costs.get("peak_rss_gb", ""), note=costs.get("note", ""))
 
 
-def main(argv):
+def main():
     runs_dir = pathlib.Path(FLAGS.runs_dir)
-    for s in FLAGS.seeds:
+    for s in seeds():
         for m in FLAGS.methods:
-            run(m, int(s), runs_dir / f"{m}_seed{s}")
+            run_script(m, s, runs_dir / f"{m}_seed{s}")
     # every finished run in the folder, not only this call's
     rows = [row(path.parent) for path in sorted(runs_dir.glob("*_seed*/metrics.json"))]
     iad = {r["seed"]: r["max_sic"] for r in rows if r["method"] == "iad"}
@@ -101,4 +101,4 @@ def main(argv):
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app.run(main)
+    run(main)

@@ -14,35 +14,33 @@ gives the median max SIC and IQR over seeds per (method, N_sig); runs are
 saved as they finish (``--merge`` keeps earlier runs of other (N_sig, seed)).
 Writes bench/results/unsupervised_toy.md/.json.
 
-    .venv/bin/python bench/unsupervised_toy.py --n_background=100000 --n_sigs=1000,500,300 --seeds=0,1,2
+    .venv/bin/python bench/studies/unsupervised_toy.py --n_background=100000 --n_sigs=1000,500,300 --seeds=0,1,2
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 import sys
 import time
 
 import numpy as np
+from absl import flags
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import RESULTS, markdown_table, merge_rows, seed_summary, write_results  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import (RESULTS, define_seeds, ints, markdown_table, merge_rows, run, seed_summary, seeds,  # noqa: E402
+                    write_results)
+
+flags.DEFINE_integer("n_background", 100_000, "background events of each seed's constituent pool")
+flags.DEFINE_integer("n_signal", 3_000, "signal pool per seed")
+flags.DEFINE_list("n_sigs", ["1000", "500", "300"], "injected signal counts")
+define_seeds(help="seeds (each its own constituent pool)")
+flags.DEFINE_integer("epochs", 20, "sparse AE epochs")
+flags.DEFINE_bool("merge", False, "keep saved runs of other (N_sig, seed)")
+FLAGS = flags.FLAGS
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n_background", type=int, default=100_000)
-    parser.add_argument("--n_signal", type=int, default=3_000, help="signal pool per seed")
-    parser.add_argument("--n_sigs", default="1000,500,300", help="injected signal counts")
-    parser.add_argument("--seeds", default="0", help="seeds (each its own constituent pool)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--merge", action="store_true", help="keep saved runs of other (N_sig, seed)")
-    return parser.parse_args()
-
-
-def run(src, n_sig: int, seed: int, epochs: int) -> tuple[list[dict], dict]:
+def run_dataset(src, n_sig: int, seed: int, epochs: int) -> tuple[list[dict], dict]:
     """Every method on one injected data set: per-method rows and the data set's counts."""
     from resad_tf import data, metrics, runtime
     from resad_tf.methods.autoencoder import VAE, Autoencoder, AutoencoderConfig, VAEConfig
@@ -90,7 +88,7 @@ def run(src, n_sig: int, seed: int, epochs: int) -> tuple[list[dict], dict]:
         record(f"{cls.name} on standard features (reconstruction)", method.score(hl.test), time.time() - t)
 
     t = time.time()
-    sparse = SparseAE.on(src.images)(SparseAEConfig(epochs=epochs), seed=seed, verbose=False).fit(regions)
+    sparse = SparseAE(SparseAEConfig(epochs=epochs), images=src.images, seed=seed, verbose=False).fit(regions)
     fit_s = time.time() - t
     record("sparse AE: reconstruction error", sparse.reconstruction_error(test), fit_s)
     record("sparse AE: bottleneck -> XGBoost, SR vs sidebands (default)", sparse.score(test), fit_s)
@@ -116,7 +114,7 @@ def report(rows: list[dict], datasets: dict, args) -> None:
         f"{args.epochs} epochs; XGBoost 10 members x 200 rounds.  The test set holds >= {n_bkg_test} "
         "background events, and max SIC ignores FPR resting on fewer than 50, so it saturates near "
         f"{np.sqrt(n_bkg_test / 50):.1f}.  This toy's QCD jets are one-pronged and its S/B is not the "
-        "feature toy's: compare methods within this table only.  Produced by `bench/unsupervised_toy.py`.\n\n"
+        "feature toy's: compare methods within this table only.  Produced by `bench/studies/unsupervised_toy.py`.\n\n"
         "Median and IQR of max SIC over seeds:\n\n"
         + markdown_table(summary, ["n_sig", "method", "max_sic", "q25", "q75", "auc", "seeds"])
         + "\n\nData sets (signal and background in the SR data):\n\n"
@@ -131,13 +129,14 @@ def report(rows: list[dict], datasets: dict, args) -> None:
     print(write_results("unsupervised_toy", text,
                         {"summary": summary, "runs": rows,
                          "datasets": [dict(n_sig=k[0], seed=k[1], **d) for k, d in datasets.items()],
-                         "settings": vars(args)}))
+                         "settings": dict(n_background=args.n_background, n_signal=args.n_signal,
+                                          n_sigs=ints("n_sigs"), seeds=seeds(), epochs=args.epochs)}))
 
 
 def main():
     import json
 
-    args = parse_args()
+    args = FLAGS
     from resad_tf.methods.sparse_ae import load_constituents
 
     path = RESULTS / "unsupervised_toy.json"
@@ -147,17 +146,17 @@ def main():
         rows = saved.get("runs", [])
         datasets = {(d["n_sig"], d["seed"]): {k: v for k, v in d.items() if k not in ("n_sig", "seed")}
                     for d in saved.get("datasets", [])}
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in seeds():
         t0 = time.time()
         src = load_constituents("toy_constituents", n_background=args.n_background, n_signal=args.n_signal,
                                 seed=seed, quiet=True)
         print(f"seed {seed}: constituent pool in {time.time() - t0:.0f} s", flush=True)
-        for n_sig in [int(n) for n in args.n_sigs.split(",")]:
-            new, counts = run(src, n_sig, seed, args.epochs)
+        for n_sig in ints("n_sigs"):
+            new, counts = run_dataset(src, n_sig, seed, args.epochs)
             rows = merge_rows(rows, new, key=lambda r: (r["method"], r["n_sig"], r["seed"]))
             datasets[(n_sig, seed)] = counts
             report(rows, datasets, args)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -15,7 +15,7 @@ The exact split (issue 4's protocol):
                two halves swapped; more folds give each model a larger reference
                (n_folds=4: 30,000).
 
-    python bench/real_cathode_sr.py [--seeds=0,1,2] [--classifier=mlp] [--n_folds=2] [--reference_size=0] [--tag=]
+    python bench/studies/real_cathode_sr.py [--seeds=0,1,2] [--classifier=mlp] [--n_folds=2] [--reference_size=0] [--tag=]
 
 Writes bench/results/real_cathode_sr_<classifier><tag>.md/.json (median and IQR over seeds of max SIC and AUC).
 """
@@ -27,16 +27,17 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import LHCO, machine, markdown_table, write_results  # noqa: E402
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import LHCO, define_seeds, machine, markdown_table, run, seeds, write_results  # noqa: E402
 
 from resad_tf import metrics, runtime  # noqa: E402
 from resad_tf.data import Events, Window, features, formats, make_regions  # noqa: E402
+from resad_tf.errors import InputError  # noqa: E402
 from resad_tf.methods.iad import IADConfig, IdealizedAD, Supervised, SupervisedConfig  # noqa: E402
 
-flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds (split of innerdata_test and training)")
+define_seeds(("0", "1", "2"), "seeds (split of innerdata_test and training)")
 flags.DEFINE_string("classifier", "mlp", "mlp, hgb or xgb")
 flags.DEFINE_integer("epochs", 100, "MLP epochs (early stopping, patience 10)")
 flags.DEFINE_integer("n_best_epochs", 10, "MLP epoch ensembling")
@@ -47,12 +48,6 @@ flags.DEFINE_integer("reference_size", 0, "subsample each fold's background refe
 flags.DEFINE_list("methods", ["supervised", "iad"], "which bounds to train")
 flags.DEFINE_string("tag", "", "suffix of the result file name")
 FLAGS = flags.FLAGS
-
-
-def bad_flag(message: str):
-    """One line on stderr and exit status 2, as the toolkit's scripts do for bad input."""
-    print(f"real_cathode_sr: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 @functools.cache
@@ -71,8 +66,8 @@ def regions_for(seed: int, fold: int = 0, n_folds: int = 2, reference_size: int 
     rest = np.concatenate([p for k, p in enumerate(parts) if k != held_out])
     if reference_size:
         if reference_size > len(rest):
-            bad_flag(f"--reference_size={reference_size} exceeds the {len(rest)} background events outside one "
-                     f"of {n_folds} folds")
+            raise InputError(f"--reference_size={reference_size} exceeds the {len(rest)} background events "
+                             f"outside one of {n_folds} folds")
         rest = np.random.default_rng(seed + 7).choice(rest, reference_size, replace=False)
     reference, eval_bkg = bkg.select(rest), bkg.select(parts[held_out])
     eval_sig = sig.select(np.array_split(np.arange(len(sig)), n_folds)[fold])
@@ -81,13 +76,13 @@ def regions_for(seed: int, fold: int = 0, n_folds: int = 2, reference_size: int 
                         seed=seed)
 
 
-def main(argv):
+def main():
     rows = []
     runtime.configure()
     if FLAGS.n_folds < 2:
-        bad_flag(f"--n_folds={FLAGS.n_folds}: need at least 2 folds (one evaluated, the rest the reference)")
+        raise InputError(f"--n_folds={FLAGS.n_folds}: need at least 2 folds (one evaluated, the rest the reference)")
     folds = range(FLAGS.n_folds)
-    for seed in (int(s) for s in FLAGS.seeds):
+    for seed in seeds():
         fold_regions = [regions_for(seed, fold, FLAGS.n_folds, FLAGS.reference_size) for fold in folds]
         label = np.concatenate([regions.test.label for regions in fold_regions])
         for cls, cfg_cls in ((Supervised, SupervisedConfig), (IdealizedAD, IADConfig)):
@@ -142,4 +137,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Training throughput of the toolkit's Keras MLP classifier, per batch size, on whatever device Keras uses.
 
-    python bench/classifier_throughput.py --tag=cpu
-    KERAS_BACKEND=jax python bench/classifier_throughput.py --tag=gpu_jax   # on a GPU node
+    python bench/perf/classifier_throughput.py --tag=cpu
+    KERAS_BACKEND=jax python bench/perf/classifier_throughput.py --tag=gpu_jax   # on a GPU node
 
 The MLP (resad_tf.models.mlp.MLPClassifier, 3 x 64 ReLU, Adam, class-balanced
 BCE) is written in backend-neutral Keras 3, so the same code trains on the
@@ -20,10 +20,10 @@ import sys
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import machine, markdown_table, write_results  # noqa: E402
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import machine, markdown_table, run, write_results  # noqa: E402
 
 from resad_tf import metrics  # noqa: E402
 from resad_tf.models.mlp import MLPClassifier  # noqa: E402
@@ -42,7 +42,7 @@ def toy(n: int, seed: int):
     return x, y
 
 
-def main(argv):
+def main():
     import keras
 
     x, y = toy(FLAGS.n_events, 0)
@@ -81,4 +81,4 @@ def _devices():
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

@@ -19,12 +19,12 @@ quality) and in the SR (interpolation).  It reports
   SR's S/B is 0.55%; an IAD-quality cut at FPR 1e-3 raises it to ~1, so a
   tail excess of 1.3 at 0.1% is already a fake signal of a third of the real one.
 
-    python bench/flow_fidelity.py --model=lit=runs/bench/literature/cathode_seed0/model/background \\
+    python bench/studies/flow_fidelity.py --model=lit=runs/bench/literature/cathode_seed0/model \\
         --train=affine_cpu= --train=rqs_cpu=transform=rqs
 
-``--model`` loads exported backgrounds (bin/cathode's model/background);
+``--model`` loads saved backgrounds (the model/ of a bin/cathode run, or a saved density);
 ``--train=label=field=value:...`` trains the cpu-profile flow with the changes
-on the SB of the same toy data set as bench/compare_methods.py (N_sig, seed).
+on the SB of the same toy data set as bench/studies/compare_methods.py (N_sig, seed).
 Writes bench/results/flow_fidelity.md/.json and flow_fidelity_<label>.png
 (SR feature ratios truth/samples).
 
@@ -42,20 +42,21 @@ import dataclasses
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, TAIL_FRACTIONS, machine, markdown_table,  # noqa: E402
-                    merge_rows, seed_summary, separability, sr_classifier_run, with_changes,
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, TAIL_FRACTIONS, ints, machine, markdown_table,  # noqa: E402
+                    merge_rows, run, seed_summary, separability, sr_classifier_run, with_changes,
                     write_results)
 
-from resad_tf import cli, data, plots, runtime  # noqa: E402
+from resad_tf import component, data, pipeline, plots, runtime  # noqa: E402
+from resad_tf.errors import InputError  # noqa: E402
 from resad_tf.methods.density import ConditionalDensity, FlowOptions  # noqa: E402
 
 flags.DEFINE_multi_string("model", [], "label=DIR of an exported background density (repeatable)")
 flags.DEFINE_multi_string("train", [], "label=field=value:field=value: train the cpu-profile flow with these "
                           "changes (repeatable; 'label=' for the profile as is)")
-flags.DEFINE_integer("n_sig", 1000, "signal injected in the training data (as bench/compare_methods.py)")
+flags.DEFINE_integer("n_sig", 1000, "signal injected in the training data (as bench/studies/compare_methods.py)")
 flags.DEFINE_integer("seed", 0, "data and training seed")
 flags.DEFINE_integer("toy_n_background", 1_000_000, "background events of the training toy (as the scripts)")
 flags.DEFINE_integer("n_truth", 1_000_000, "fresh generator background events for the comparison")
@@ -155,17 +156,25 @@ def fidelity(densities) -> list[dict]:
     return rows
 
 
-def main(argv):
+def background_density(path) -> ConditionalDensity:
+    """The background density saved in ``path``: a saved density, or the ``background_`` of a saved method."""
+    saved = component.load(path)
+    density = saved if isinstance(saved, ConditionalDensity) else getattr(saved, "background_", None)
+    if not isinstance(density, ConditionalDensity):
+        raise InputError(f"--model={path}: {type(saved).__name__} has no background density")
+    return density
+
+
+def main():
     runtime.configure()
     loaded = [m.partition("=")[::2] for m in FLAGS.model]
-    densities = [(label, ConditionalDensity.load(path)) for label, path in loaded]
+    densities = [(label, background_density(path)) for label, path in loaded]
     train_specs = [parse_train(t) for t in FLAGS.train]
     regions = None
-    if train_specs or FLAGS.ladder_seeds:  # the data set of bench/compare_methods.py (and bin/<method>)
-        regions = cli.build_regions(cli.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
-                                                   toy_n_background=FLAGS.toy_n_background, quiet=True),
-                                    frozenset({"reference"}) if FLAGS.ladder_seeds
-                                    else frozenset())
+    if train_specs or FLAGS.ladder_seeds:  # the data set of bench/studies/compare_methods.py (and bin/<method>)
+        opts = pipeline.RunOptions(data="toy", sr=FLAGS.sr, n_sig=FLAGS.n_sig, seed=FLAGS.seed,
+                                   toy_n_background=FLAGS.toy_n_background, quiet=True)
+        regions = pipeline.build_regions(opts, frozenset({"reference"}) if FLAGS.ladder_seeds else frozenset())
     settings = {label: {"loaded_from": path} for label, path in loaded}
     for label, opts in train_specs:
         t0 = time.time()
@@ -175,7 +184,7 @@ def main(argv):
         print(f"{label}: trained in {settings[label]['train_minutes']} min", flush=True)
 
     rows = fidelity(densities) if FLAGS.fidelity else []
-    ladder_rows = (ladder(densities, [int(s) for s in FLAGS.ladder_seeds], FLAGS.ladder_arms, regions)
+    ladder_rows = (ladder(densities, ints("ladder_seeds"), FLAGS.ladder_arms, regions)
                    if FLAGS.ladder_seeds else [])
     path = RESULTS / "flow_fidelity.json"
     if FLAGS.merge and path.exists():
@@ -214,4 +223,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run(main)

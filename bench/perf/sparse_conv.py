@@ -14,12 +14,11 @@ step (ru_maxrss; includes TF's allocator caching, so it is an upper bound of the
 activations and gradients).  CPU only; the box may be shared, so timings are
 indicative.  Writes bench/results/sparse_conv.md.
 
-    .venv/bin/python bench/sparse_conv.py [--n_images 2048] [--steps 5]
+    .venv/bin/python bench/perf/sparse_conv.py [--n_images=2048] [--steps=5]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -28,8 +27,15 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from absl import flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import run, write_results  # noqa: E402
+
+flags.DEFINE_integer("n_images", 2048, "images per batch")
+flags.DEFINE_integer("steps", 5, "timed steps (the median is reported)")
+flags.DEFINE_list("worker", None, "internal: KIND,MODE, measure one case in this process")
+FLAGS = flags.FLAGS
 NPIX, FILTERS = 40, (32, 32, 32)
 
 
@@ -93,11 +99,7 @@ def worker(kind: str, mode: str, n_images: int, steps: int) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n_images", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--worker", nargs=2, metavar=("KIND", "MODE"))
-    args = parser.parse_args()
+    args = FLAGS
     if args.worker:
         print(json.dumps(worker(*args.worker, args.n_images, args.steps)))
         return
@@ -105,7 +107,7 @@ def main():
     rows = []
     for kind in ("toy jets", "random 5%"):
         for mode in ("dense", "sparse"):
-            out = subprocess.run([sys.executable, __file__, "--worker", kind, mode, f"--n_images={args.n_images}",
+            out = subprocess.run([sys.executable, __file__, f"--worker={kind},{mode}", f"--n_images={args.n_images}",
                                   f"--steps={args.steps}"], capture_output=True, text=True, env=env, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
@@ -113,7 +115,7 @@ def main():
              f"Three 3x3 convolutions 3 -> {' -> '.join(map(str, FILTERS))} (ReLU) on {args.n_images} "
              f"{NPIX}x{NPIX} 3-channel images; CPU ({os.cpu_count()} cores, shared box), median of "
              f"{args.steps} steps after warm-up; memory = peak RSS growth of a fresh process during the steps.",
-             "Produced by `bench/sparse_conv.py`.", "",
+             "Produced by `bench/perf/sparse_conv.py`.", "",
              "| images | sparsity | active pixels | dense s/step | sparse s/step | speed-up | dense MB | sparse MB "
              "| memory ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for kind in ("toy jets", "random 5%"):
@@ -127,4 +129,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

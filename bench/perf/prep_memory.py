@@ -16,14 +16,13 @@ copies, every event's masses and tau_N equal those of its original event
 (rotation invariance).  The synthetic file lives in a temporary folder
 outside the repository and is deleted at the end.
 
-    nice -n 5 .venv/bin/python bench/prep_memory.py [--events 1100000] [--workers 2]
+    nice -n 5 .venv/bin/python bench/perf/prep_memory.py [--events=1100000] [--workers=2]
 
 Writes bench/results/prep_memory.md and .json.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
@@ -37,10 +36,16 @@ import time
 import numpy as np
 import pandas as pd
 import tables
+from absl import flags
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from common import LHCO, RESULTS, write_results  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import LHCO, REPO, RESULTS, run, write_results  # noqa: E402
+
+flags.DEFINE_integer("events", 1_100_000, "events of the synthetic raw file")
+flags.DEFINE_integer("workers", 2, "bin/prepare_lhco --workers")
+flags.DEFINE_string("tmpdir", None, "where the synthetic file goes (not the repo)")
+flags.DEFINE_bool("rewrite", False, "only rewrite the .md from the .json")
+FLAGS = flags.FLAGS
 
 TINY = LHCO / "events_anomalydetection_tiny.h5"
 N_COLUMNS = 700 * 3 + 1
@@ -228,12 +233,7 @@ def report(r: dict) -> str:
 def main():
     from resad_tf.data.raw import n_raw_events, read_raw
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=1_100_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--tmpdir", default=None, help="where the synthetic file goes (not the repo)")
-    parser.add_argument("--rewrite", action="store_true", help="only rewrite the .md from the .json")
-    args = parser.parse_args()
+    args = FLAGS
     if args.rewrite:
         result = json.loads((RESULTS / "prep_memory.json").read_text())
     else:
@@ -249,17 +249,17 @@ def main():
             raw_bytes = os.path.getsize(raw)
             print(f"synthetic raw file: {args.events} events, {raw_bytes / GIB:.2f} GiB, "
                   f"{write_s:.0f} s", flush=True)
-            run = run_prepare(raw, output, args.workers)
+            prep = run_prepare(raw, output, args.workers)
             load.append(os.getloadavg())
             out_bytes = os.path.getsize(output)
             checks = spot_checks(raw, output, args.events, 10_000, len(source_events()[0]))
-        samples = run.pop("samples")
+        samples = prep.pop("samples")
         result = {
             "events": args.events, "workers": args.workers, "chunksize": 10_000, "source": what,
             "raw_file_gib": raw_bytes / GIB, "synthetic_write_s": write_s,
             "output_file_mib": out_bytes / 2**20, "load_average": load,
-            "events_per_s_wall": args.events / run["wall_s"],
-            "events_per_cpu_s": args.events / run["cpu_s"], **run, **checks,
+            "events_per_s_wall": args.events / prep["wall_s"],
+            "events_per_cpu_s": args.events / prep["cpu_s"], **prep, **checks,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "memory_samples_s_rss_pss_kb": samples,
         }
@@ -269,4 +269,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
