@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
-import resource
 import time
 
 import numpy as np
@@ -50,9 +50,41 @@ def _loader(masses, n_background):
     return load_one
 
 
-def _peak_rss_gb() -> dict:
-    return {"driver_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-            "largest_worker_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6}
+class _MemoryMonitor:
+    """Samples, every ``interval`` s, the resident memory of this process and all its descendants (the Dask
+    workers): the peak of their sum (what the machine must hold) and of the largest single process."""
+
+    def __init__(self, interval=1.0):
+        import threading
+
+        self.interval, self.total, self.largest = interval, 0.0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            rss = []
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    rss.append(proc.memory_info().rss / 1e9)
+                except psutil.Error:  # a worker that just exited
+                    pass
+            self.total, self.largest = max(self.total, sum(rss)), max(self.largest, max(rss, default=0.0))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def result(self) -> dict:
+        return {"peak_total_gb": round(self.total, 2), "peak_process_gb": round(self.largest, 2)}
 
 
 def run(args) -> None:
@@ -67,14 +99,17 @@ def run(args) -> None:
         for seed in args.seeds:
             seed = seed + (BACKGROUND_SEED_OFFSET if n_sig == 0 else 0)
             key = f"nsig{n_sig}_seed{seed}"
-            t0 = time.time()
-            summary = run_scan(make_tasks(windows, [seed], [n_sig], args.method), load_one, scorer, settings, work,
-                               cluster="local", n_workers=args.n_workers, quiet=args.quiet, n_toys=args.n_toys)
+            t0, load_before = time.time(), os.getloadavg()[0]
+            with _MemoryMonitor() as memory:
+                summary = run_scan(make_tasks(windows, [seed], [n_sig], args.method), load_one, scorer, settings,
+                                   work, cluster="local", n_workers=args.n_workers, quiet=args.quiet,
+                                   n_toys=args.n_toys)
             if summary.n_failed:
                 raise SystemExit(f"{key}: {summary.n_failed} windows failed, see {work}/tasks")
             if summary.n_run:  # a resumed data set keeps the timing of the run that computed it
                 timings[key] = {"wall_s": round(time.time() - t0, 1), "windows_run": summary.n_run,
-                                **_peak_rss_gb()}
+                                "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1),
+                                **memory.result()}
                 write_json_atomic(timings_path, timings)
             print(f"{key}: {timings.get(key, {}).get('wall_s', '?')} s")
     report(args, work, scorer, settings, windows)
@@ -125,7 +160,7 @@ def report(args, work, scorer, settings, windows) -> None:
             n_toys=int(len(toys)),
             median_wall_s=float(np.median([r["wall_s"] for r in rs if "wall_s" in r])) if any(
                 "wall_s" in r for r in rs) else None,
-            max_rss_gb=max([max(r.get("driver_gb", 0), r.get("largest_worker_gb", 0)) for r in rs]),
+            max_rss_gb=max([r.get("peak_total_gb", 0) for r in rs]),
         ))
     meta = dict(method=args.method, scorer=scorer_config(scorer), settings=settings.to_dict(),
                 windows=len(windows), signal_masses=list(args.signal_masses), n_background=args.n_background,

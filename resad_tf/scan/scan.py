@@ -164,8 +164,12 @@ class _Runner:
 
     def _results(self, jobs):
         if self.client is None:
-            for job in jobs.values():
-                yield job.result()
+            for task_id, job in jobs.items():
+                try:
+                    yield job.result()
+                except Exception:  # a background model the window needs failed (the window's own are caught)
+                    self.store.write_failed(task_id, traceback.format_exc())
+                    yield task_id, False
             return
         from distributed import as_completed
 
@@ -180,17 +184,24 @@ class _Runner:
 
 
 class _Eager:
-    """A job run in this process on first use, with the interface of a Dask future the runner uses."""
+    """A job run in this process on first use, with the interface of a Dask future the runner uses
+    (its result, or its exception, is kept: a background model shared by many windows runs once)."""
 
     def __init__(self, fn, args):
-        self.fn, self.args, self.done, self.value = fn, args, False, None
+        self.fn, self.args, self.outcome = fn, args, None
 
     def result(self):
-        if not self.done:
-            args = [[a.result() if isinstance(a, _Eager) else a for a in arg] if isinstance(arg, list) else arg
-                    for arg in self.args]
-            self.value, self.done = self.fn(*args), True
-        return self.value
+        if self.outcome is None:
+            try:
+                args = [[a.result() if isinstance(a, _Eager) else a for a in arg] if isinstance(arg, list) else arg
+                        for arg in self.args]
+                self.outcome = (True, self.fn(*args))
+            except Exception as exc:
+                self.outcome = (False, exc)
+        ok, value = self.outcome
+        if not ok:
+            raise value
+        return value
 
 
 def _fit_background(scorer, data: Dataset, f: int, region, seed: int, path) -> pathlib.Path:

@@ -209,6 +209,20 @@ def test_flow_scorer_trains_one_background_per_fold_and_blinded_region(tmp_path,
     assert (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/manifest.json").stat().st_mtime_ns == stamp
 
 
+class _BrokenBackground(FlowScorer):
+    def fit_background(self, events, train, region, seed):
+        raise RuntimeError("the flow exploded")
+
+
+def test_a_failed_background_model_fails_its_windows_not_the_scan(tmp_path, load):
+    windows = make_windows(0.4, 0.2, (3.1, 3.7))
+    summary = run_scan(make_tasks(windows, [0], [300], "cathode"), load, _BrokenBackground(k=2), _settings("cathode"),
+                       tmp_path, quiet=True, n_toys=0)
+    assert summary.n_failed == len(windows) and summary.datasets == []
+    failed = json.loads((tmp_path / "tasks" / f"{summary.failed[0]}.failed.json").read_text())
+    assert "the flow exploded" in failed["traceback"]
+
+
 def test_dask_local_cluster_matches_synchronous_run(tmp_path, load):
     tasks = make_tasks(make_windows(0.4, 0.2, (3.1, 3.9)), [0, 1], [300], "feat")
     sync = run_scan(tasks, load, _Feature(), _settings("feat"), tmp_path / "sync", quiet=True, n_toys=0)
