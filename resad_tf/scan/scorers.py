@@ -1,9 +1,10 @@
 """Window scorers: what the scan runs per signal-region window to score every event of its fit range.
 
 A window scorer is a picklable object with a number of folds ``k`` and a call
-``scorer(events, fold, window, seed, background=None) -> scores``: one score per
-event of ``events`` (higher = more signal-like), where ``fold`` gives each event's
-fold (0..k-1, the same assignment for every window of a dataset).  The score of
+``scorer(data, window, seed, background=None) -> scores``: one score per event of
+``data.events`` (a :class:`~resad_tf.scan.tasks.Dataset`: the window's fit range,
+each event's fold 0..k-1, the same for every window of a data set, and the
+features decorrelated per fold).  The score of
 an event of fold ``f`` must come from models that never saw fold ``f``, and all
 events must be scored alike: a cut must not treat the signal region (SR), the
 sidebands and the rest of the fit range differently, or it carves a bump into
@@ -13,8 +14,8 @@ The built-in scorers share one recipe per fold ``f`` (folds by :func:`resad_tf.m
 
 1. **Decorrelate.**  Each feature is replaced by its conditional quantile given
    m_jj, mapped to a standard normal
-   (:class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform`, fitted on
-   the other folds over the whole fit range).  In the background every
+   (:meth:`~resad_tf.scan.tasks.Dataset.decorrelated`: fitted on the other folds
+   over the whole fit range, once per data set).  In the background every
    transformed feature is N(0, 1) at every m_jj, so a classifier on them cannot
    learn m_jj and a cut keeps the background's m_jj shape (shown on
    background-only toys in tests/scan and bench/scan_discovery.py).
@@ -65,19 +66,10 @@ from resad_tf.models.kfold import cross_fit
 class WindowScorer(Protocol):
     k: int
 
-    def __call__(self, events: Events, fold: np.ndarray, window: Window, seed: int,
-                 background=None) -> np.ndarray: ...
+    def __call__(self, data, window: Window, seed: int, background=None) -> np.ndarray: ...
 
 
 # ------------------------------------------------------------------------------ shared steps
-def decorrelate(events: Events, train: np.ndarray):
-    """The conditional quantile transform fitted on ``events[train]`` (normal output), as a callable (x, m) -> z."""
-    from resad_tf.data.decorrelation import ConditionalQuantileTransform
-
-    cqt = ConditionalQuantileTransform(output="normal").fit(events.x[train], events.mjj[train])
-    return cqt.transform
-
-
 @dataclasses.dataclass(frozen=True)
 class TreeSettings:
     """The per-window classifier: one regularised HGB (or an ensemble of ``n_members``).
@@ -143,16 +135,17 @@ class SidebandScorer(TreeSettings):
             _check_count(f"the {name} sideband of {window.lo}-{window.hi} TeV (width {self.sb_width}, gap "
                          f"{self.sb_gap} TeV, inside the fit range)", int(side.sum()), self.k)
 
-    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
+    def __call__(self, data, window, seed, background=None) -> np.ndarray:
         from resad_tf.methods.cwola import sideband_weights, sidebands
 
+        events = data.events
         self.check(events, window)
         window = dataclasses.replace(window, sb_width=self.sb_width)
         in_sr = window.sr(events.mjj)
         low, high = sidebands(events.mjj, window, self.sb_gap)
 
         def fit_score(f, train, _, held_out):
-            z = decorrelate(events, train)(events.x, events.mjj) if self.decorrelate else events.x
+            z = data.decorrelated(f) if self.decorrelate else events.x
             sr, lo_sb, hi_sb = in_sr & train, low & train, high & train
             use = sr | lo_sb | hi_sb
             weight = np.where(sr, 1.0, 0.0)
@@ -160,7 +153,7 @@ class SidebandScorer(TreeSettings):
             weight[sb] = sideband_weights(events.mjj[sb], window, int(sr.sum()), self.sb_gap)
             return self.fit_predict(z[use], sr[use].astype(float), weight[use], z[held_out], seed + f)
 
-        return cross_fit(fit_score, fold, validation=False)
+        return cross_fit(fit_score, data.fold, validation=False)
 
 
 # ------------------------------------------------------------------------------ CATHODE
@@ -236,26 +229,25 @@ class FlowScorer(TreeSettings):
         """Refuse (InputError) a window whose SR holds too few of ``events`` to train on."""
         _check_count(f"the SR {window.lo}-{window.hi} TeV", int(window.sr(events.mjj).sum()), self.k)
 
-    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
+    def __call__(self, data, window, seed, background=None) -> np.ndarray:
         from resad_tf.flows import MjjDensity
 
         if background is None or len(background) != self.k:
             raise ValueError(f"FlowScorer needs one background density per fold ({self.k}), got {background!r}")
+        events = data.events
         self.check(events, window)
         in_sr = window.sr(events.mjj)
 
         def fit_score(f, train, _, held_out):
-            transform = decorrelate(events, train)
-            sr = in_sr & train
+            z, sr = data.decorrelated(f), in_sr & train
             mjj = MjjDensity((window.lo, window.hi)).fit(events.mjj[sr]).sample(
                 self.oversampling * int(sr.sum()), seed=seed + f)
             samples = background[f].sample(mjj, seed=seed + f, ensemble=True)
-            x = np.concatenate([transform(events.x[sr], events.mjj[sr]), transform(samples, mjj)])
+            x = np.concatenate([z[sr], data.transform(f)(samples, mjj)])
             y = np.r_[np.ones(int(sr.sum())), np.zeros(len(mjj))]
-            z_score = transform(events.x[held_out], events.mjj[held_out])
-            return self.fit_predict(x, y, None, z_score, seed + f)
+            return self.fit_predict(x, y, None, z[held_out], seed + f)
 
-        return cross_fit(fit_score, fold, validation=False)
+        return cross_fit(fit_score, data.fold, validation=False)
 
 
 # ------------------------------------------------------------------------------ R-ANODE
@@ -293,12 +285,13 @@ class RANODEScorer(FlowScorer):
                             flow_batch_size=self.signal_batch_size, signal_learning_rate=self.signal_learning_rate,
                             w_init=self.w_init, n_checkpoints=1)
 
-    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
+    def __call__(self, data, window, seed, background=None) -> np.ndarray:
         from resad_tf.data.decorrelation import ConditionalQuantileTransform
         from resad_tf.methods.ranode import RANODE
 
         if background is None or len(background) != self.k:
             raise ValueError(f"RANODEScorer needs one background density per fold ({self.k}), got {background!r}")
+        events = data.events
         self.check(events, window)
         in_sr = window.sr(events.mjj)
 
@@ -313,7 +306,7 @@ class RANODEScorer(FlowScorer):
             scored = events.select(held_out)
             return cqt.transform(model.score(scored)[:, None], scored.mjj)[:, 0]
 
-        return cross_fit(fit_score, fold, validation=False)
+        return cross_fit(fit_score, data.fold, validation=False)
 
 
 # ------------------------------------------------------------------------------ any method
@@ -334,7 +327,7 @@ class MethodScorer:
     k: int = 5
     decorrelate: bool = False
 
-    def __call__(self, events, fold, window, seed, background=None) -> np.ndarray:
+    def __call__(self, data, window, seed, background=None) -> np.ndarray:
         from resad_tf import methods
         from resad_tf.data.regions import Regions
 
@@ -344,14 +337,13 @@ class MethodScorer:
         cfg = cls.Config(**dict(self.config))
 
         def fit_score(f, train, _, held_out):
-            ev = events
+            ev = data.events
             if self.decorrelate:
-                z = decorrelate(events, train)(events.x, events.mjj)
-                ev = events.with_features(z, events.features)
+                ev = ev.with_features(data.decorrelated(f), ev.features)
             model = cls(cfg, seed=seed + f, verbose=False).fit(Regions(window=window, data=ev.select(train), seed=seed))
             return model.score(ev.select(held_out))
 
-        return cross_fit(fit_score, fold, validation=False)
+        return cross_fit(fit_score, data.fold, validation=False)
 
 
 BUILTIN = {"cwola": SidebandScorer, "cathode": FlowScorer, "ranode": RANODEScorer}

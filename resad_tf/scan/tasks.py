@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -36,17 +36,26 @@ def make_windows(width: float, step: float, scan_range) -> list[Window]:
     return [Window(round(lo + i * step, 6), round(lo + i * step + width, 6)) for i in range(n)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dataset:
-    """The events of one injection x seed and their fold (the same for every window).
+    """The events of one injection x seed, their fold (the same for every window) and, per fold,
+    the features decorrelated from m_jj by a transform that never saw that fold.
+
+    ``select`` gives a part (a window's fit range) that shares its parent's decorrelation: each
+    fold's transform is fitted once per data set (on all its events of the other folds), not once
+    per window.
 
     >>> from resad_tf.data.events import Events
-    >>> Dataset.make(Events(np.linspace(3, 4, 10), np.zeros((10, 1)), ("f",)), k=5, seed=0).fold.max()
-    np.int64(4)
+    >>> d = Dataset.make(Events(np.linspace(3, 4, 10), np.zeros((10, 1)), ("f",)), k=5, seed=0)
+    >>> int(d.fold.max()), len(d.select(d.events.mjj < 3.5).events)
+    (4, 5)
     """
 
     events: Events
     fold: np.ndarray
+    _root: "Dataset | None" = field(default=None, repr=False)
+    _index: np.ndarray | None = field(default=None, repr=False)
+    _transforms: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def make(cls, events: Events, k: int, seed: int) -> "Dataset":
@@ -55,7 +64,36 @@ class Dataset:
         return cls(events, make_folds(len(events), k, seed))
 
     def select(self, mask) -> "Dataset":
-        return Dataset(self.events.select(mask), self.fold[mask])
+        root = self._root or self
+        index = np.flatnonzero(mask) if self._index is None else self._index[mask]
+        return Dataset(self.events.select(mask), self.fold[mask], root, index)
+
+    def transform(self, f: int):
+        """The decorrelating map (x, m) -> z of fold ``f``: each feature's conditional quantile given m_jj,
+        as a standard normal (:class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform`), fitted on
+        the whole data set's events outside fold ``f``."""
+        root = self._root or self
+        if f not in root._transforms:
+            from resad_tf.data.decorrelation import ConditionalQuantileTransform
+
+            train = root.fold != f
+            cqt = ConditionalQuantileTransform(output="normal").fit(root.events.x[train], root.events.mjj[train])
+            root._transforms[f] = (cqt.transform, cqt.transform(root.events.x, root.events.mjj))
+        return root._transforms[f][0]
+
+    def decorrelated(self, f: int) -> np.ndarray:
+        """Every event's features through :meth:`transform` of fold ``f`` (computed once per data set)."""
+        self.transform(f)
+        z = (self._root or self)._transforms[f][1]
+        return z if self._index is None else z[self._index]
+
+    def __getstate__(self):  # what Dask ships to a worker: the events and folds, not the caches
+        return {"events": self.events, "fold": self.fold, "_root": self._root, "_index": self._index,
+                "_transforms": {}}
+
+    def __setstate__(self, state):
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
 
 
 @dataclass(frozen=True)
@@ -167,7 +205,7 @@ def run_task(task: Task, data: Dataset, scorer, settings: HuntSettings, backgrou
     lo, hi = settings.task_fit_range(task.window)
     d = data.select(data.events.in_window(lo, hi))
     ev = d.events
-    raw = np.asarray(scorer(ev, d.fold, task.window, task.seed, background=background), dtype=np.float64)
+    raw = np.asarray(scorer(d, task.window, task.seed, background=background), dtype=np.float64)
     if raw.shape != (len(ev),) or not np.all(np.isfinite(raw)):
         raise ValueError(f"scorer returned shape {raw.shape} (finite: {np.isfinite(raw).all()}) for {len(ev)} events")
     in_sr = task.window.sr(ev.mjj)

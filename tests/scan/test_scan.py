@@ -37,8 +37,8 @@ class _Feature:
 
     k = 3
 
-    def __call__(self, events, fold, window, seed, background=None):
-        return events.x[:, 0] + events.x[:, 1]
+    def __call__(self, data, window, seed, background=None):
+        return data.events.x[:, 0] + data.events.x[:, 1]
 
 
 def _settings(method, **kw):
@@ -81,12 +81,12 @@ class _Flaky(_Feature):
     def __init__(self, log, fail_lo=None):
         self.log, self.fail_lo = log, fail_lo
 
-    def __call__(self, events, fold, window, seed, background=None):
+    def __call__(self, data, window, seed, background=None):
         with open(self.log, "a") as f:
             f.write(f"{window.lo}\n")
         if self.fail_lo is not None and abs(window.lo - self.fail_lo) < 1e-9:
             raise RuntimeError("boom in this window")
-        return super().__call__(events, fold, window, seed)
+        return super().__call__(data, window, seed)
 
 
 def test_failed_tasks_are_reported_and_resume_gives_identical_results(tmp_path, load):
@@ -120,6 +120,22 @@ def test_resume_refuses_different_settings_or_scorer(tmp_path, load):
                  quiet=True, n_toys=2)
 
 
+def test_decorrelation_is_fitted_once_per_fold_and_data_set_without_the_fold(toy):
+    data = Dataset.make(toy(20_000, 0, seed=2), 3, seed=0)
+    part = data.select(data.events.in_window(3.0, 4.0))
+    z = part.decorrelated(1)
+    assert z.shape == part.events.x.shape and part.transform(1) is data.transform(1)  # shared with the parent
+    np.testing.assert_allclose(z, data.decorrelated(1)[data.events.in_window(3.0, 4.0)])
+    from resad_tf.data.decorrelation import ConditionalQuantileTransform
+
+    train = data.fold != 1
+    cqt = ConditionalQuantileTransform(output="normal").fit(data.events.x[train], data.events.mjj[train])
+    np.testing.assert_allclose(data.decorrelated(1), cqt.transform(data.events.x, data.events.mjj))
+    import pickle
+
+    assert pickle.loads(pickle.dumps(data))._transforms == {}  # Dask ships the events, not the cache
+
+
 def _lhco_background(n, seed):
     from resad_tf.data import ToySpec, load
 
@@ -139,7 +155,7 @@ def test_cut_efficiency_is_flat_in_mjj_on_background():
     def efficiency(scorer):
         from resad_tf.scan.tasks import calibrate_per_fold
 
-        s = calibrate_per_fold(scorer(events, data.fold, window, 0), data.fold, window.sr(events.mjj))
+        s = calibrate_per_fold(scorer(data, window, 0), data.fold, window.sr(events.mjj))
         return np.histogram(events.mjj[s >= 0.9], edges)[0] / counts
 
     eff = efficiency(FAST)
@@ -175,9 +191,9 @@ def test_window_local_fit_range(toy):
     seen = []
 
     class Scorer(_Feature):
-        def __call__(self, events, fold, window, seed, background=None):
-            seen.append((events.mjj.min(), events.mjj.max()))
-            return super().__call__(events, fold, window, seed)
+        def __call__(self, data, window, seed, background=None):
+            seen.append((data.events.mjj.min(), data.events.mjj.max()))
+            return super().__call__(data, window, seed)
 
     data = Dataset.make(toy(20_000, 300, seed=7), 3, seed=0)
     record = run_task(Task(Window(3.3, 3.7), 0, 300, "feat"), data, Scorer(), settings)
@@ -297,14 +313,14 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
 def test_method_scorer_scores_every_event_out_of_fold():
     """A registered method as window scorer: each fold is scored by a model fitted without it."""
     events = _lhco_background(8000, seed=5)
-    fold = Dataset.make(events, 3, seed=0).fold
+    data = Dataset.make(events, 3, seed=0)
     scorer = MethodScorer("cwola", (("classifier", "hgb"), ("n_estimators", 1), ("max_iter", 20), ("k_folds", 3)), k=3)
     window = Window(3.3, 3.7, 0.2)
-    s = scorer(events, fold, window, seed=0)
+    s = scorer(data, window, seed=0)
     assert s.shape == (len(events),) and np.all((s >= 0) & (s <= 1))
-    decorrelated = dataclasses.replace(scorer, decorrelate=True)(events, fold, window, seed=0)
+    decorrelated = dataclasses.replace(scorer, decorrelate=True)(data, window, seed=0)
     assert decorrelated.shape == s.shape and not np.allclose(decorrelated, s)
     assert isinstance(get_scorer("anode"), MethodScorer) and not get_scorer("anode").decorrelate
     assert get_scorer("anode", decorrelate=True).decorrelate and get_scorer("cwola").decorrelate
     with pytest.raises(InputError, match="cannot run in a scan"):
-        MethodScorer("iad")(events, fold, window, seed=0)
+        MethodScorer("iad")(data, window, seed=0)
