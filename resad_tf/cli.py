@@ -10,7 +10,11 @@ A script in ``bin/`` is a few lines::
 ``cli.main`` defines the shared flags below plus one flag per field of the
 method's ``Config`` dataclass, runs :func:`execute`, and turns every
 :class:`~resad_tf.errors.InputError` (and every flag-parsing error) into one
-line on stderr and exit status 2.
+line on stderr and exit status 2; a training that diverged
+(:class:`~resad_tf.errors.TrainingDiverged`) into one line and exit status 1.
+Every flag is checked against its allowed values (:data:`RUN_OPTION_RULES`, the
+Config's ``option(...)`` declarations) and the output directory against
+:func:`resad_tf.outputs.check_output_dir` before any data is read.
 
 :func:`execute` is the same pipeline without flags, for Python users and the
 scan: load -> regions -> fit -> score -> metrics -> outputs.
@@ -28,7 +32,9 @@ import typing
 from absl import app, flags
 
 from resad_tf import runtime
-from resad_tf.errors import InputError
+from resad_tf.data.features import FEATURE_SETS
+from resad_tf.errors import InputError, TrainingDiverged
+from resad_tf.validation import check_options, rule
 
 FLAGS = flags.FLAGS
 
@@ -41,6 +47,8 @@ _COMMON = [
      "file's own signal content (default: 1000 for the toy and labelled .h5, -1 for .npy)"),
     ("seed", 0, "random seed for data splits, injection and training"),
     ("output_dir", None, "where results go (default: runs/<method>)"),
+    ("overwrite", False, "replace the results of a previous run in --output_dir (without it, such a "
+     "directory is refused; a file or a directory that is not a results directory is never replaced)"),
     ("test", None, "external labelled evaluation set (same formats as --data); "
      "default: a held-out part of the data"),
     ("background", None, "pure-background signal-region sample for the idealized detector "
@@ -67,6 +75,24 @@ _COMMON = [
     ("inter_op_threads", 0, "TensorFlow ops run concurrently (0 = TensorFlow's default, one per core)"),
 ]
 
+#: the allowed values of the shared options, checked when RunOptions are made
+RUN_OPTION_RULES = {
+    "sb_width": rule(gt=0),
+    "n_sig": rule(ge=-1),
+    "seed": rule(ge=0, le=2**32 - 1),  # numpy's (and Keras') global seed takes 32 bits
+    "feature_set": rule(choices=tuple(FEATURE_SETS)),
+    "noise_features": rule(ge=0),
+    "holdout": rule(gt=0, lt=1),
+    "toy_n_background": rule(ge=100),
+    "toy_n_signal": rule(ge=0),
+    "toy_reference_factor": rule(ge=0),
+    "toy_simulation_factor": rule(ge=1),
+    "min_bkg": rule(ge=1),
+    "device": rule(choices=runtime.DEVICES),
+    "intra_op_threads": rule(ge=0),
+    "inter_op_threads": rule(ge=0),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
@@ -78,6 +104,7 @@ class RunOptions:
     n_sig: int | None = None
     seed: int = 0
     output_dir: str | None = None
+    overwrite: bool = False
     test: str | None = None
     background: str | None = None
     signal: str | None = None
@@ -95,10 +122,13 @@ class RunOptions:
     intra_op_threads: int = 1
     inter_op_threads: int = 0
 
+    def __post_init__(self):
+        check_options(self, RUN_OPTION_RULES)
+
 
 _FLAG_TYPES = {"sb_width": float, "n_sig": int, "seed": int, "noise_features": int,
                "holdout": float, "toy_n_background": int, "toy_n_signal": int, "min_bkg": int,
-               "toy_reference_factor": int, "toy_simulation_factor": int,
+               "toy_reference_factor": int, "toy_simulation_factor": int, "overwrite": bool,
                "quiet": bool, "intra_op_threads": int, "inter_op_threads": int}
 
 
@@ -179,12 +209,8 @@ def build_regions(opts: RunOptions, needs=frozenset()):
         path = getattr(opts, flag)
         if path is not None and path != "toy" and not pathlib.Path(path).exists():
             raise InputError(f"--{flag}={path}: file or directory not found")
-    if opts.noise_features < 0:
-        raise InputError(f"--noise_features must be >= 0, got {opts.noise_features}")
     toy = None
     if opts.data == "toy":
-        if opts.toy_n_background < 100:
-            raise InputError(f"--toy_n_background={opts.toy_n_background} is too small (need >= 100)")
         toy = data.ToySpec(n_background=_pool_size(opts.toy_n_background, opts.holdout),
                            n_signal=opts.toy_n_signal)
     events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy, quiet=opts.quiet)
@@ -205,8 +231,6 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     if simulation is None and "simulation" in needs:
         if opts.data != "toy":
             raise InputError("this method needs a simulated sample: pass --simulation=PATH")
-        if opts.toy_simulation_factor < 1:
-            raise InputError(f"--toy_simulation_factor must be >= 1, got {opts.toy_simulation_factor}")
         sim_spec = dataclasses.replace(toy, background="herwig", n_signal=0,
                                        n_background=opts.toy_simulation_factor * opts.toy_n_background)
         simulation = data.load("toy", feature_set=opts.feature_set, seed=opts.seed + 1, toy=sim_spec,
@@ -224,12 +248,6 @@ def build_regions(opts: RunOptions, needs=frozenset()):
         test=extra("test", 2), reference=reference, simulation=simulation,
         signal=extra("signal", 4),
     )
-    if "reference" in needs and regions.reference is None:
-        raise InputError("this method needs a pure-background SR sample: pass --background=PATH "
-                         "(or use labelled data so that one can be held out)")
-    if "signal" in needs and regions.signal is None:
-        raise InputError("this method needs a pure-signal SR sample: pass --signal=PATH "
-                         "(or use labelled data so that one can be held out)")
     return regions
 
 
@@ -245,8 +263,12 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
     opts = opts or RunOptions()
     config = config if config is not None else method_cls.Config()
     t0 = time.time()
+    out_dir = opts.output_dir or f"runs/{method_cls.name}"
+    outputs.check_output_dir(out_dir, overwrite=opts.overwrite)  # before the slow work
+    needs = getattr(method_cls, "needs", frozenset())
     if regions is None:
-        regions = (build or build_regions)(opts, getattr(method_cls, "needs", frozenset()))
+        regions = (build or build_regions)(opts, needs)
+    regions.check_needs(needs, method_cls.name)
     runtime.seed_everything(opts.seed)
     method = method_cls(config, seed=opts.seed, verbose=not opts.quiet)
     method.fit(regions)
@@ -260,8 +282,7 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
         "versions": runtime.versions(),
         "fit_seconds": round(fit_seconds, 1),
     }
-    out_dir = opts.output_dir or f"runs/{method_cls.name}"
-    with outputs.RunDirectory(out_dir) as out:
+    with outputs.RunDirectory(out_dir, overwrite=opts.overwrite) as out:
         test = regions.test
         if test is not None:
             score = method.score(test)
@@ -282,10 +303,11 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
 
 
 # ----------------------------------------------------------------------------- entry point
-def fail(message: str) -> typing.NoReturn:
+def fail(message: str, status: int = 2) -> typing.NoReturn:
+    """Print ``<script>: error: <message>`` as one line on stderr and exit with ``status``."""
     prog = pathlib.Path(sys.argv[0]).name
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(status)
 
 
 def parse_flags(argv):
@@ -304,6 +326,8 @@ def _main(method_cls, build, argv):
         result = execute(method_cls, config_from_flags(method_cls.Config), opts, build=build)
     except InputError as exc:
         fail(str(exc))
+    except TrainingDiverged as exc:  # not bad input: exit 1, but one line, not a traceback
+        fail(str(exc), status=1)
     out = FLAGS.output_dir or f"runs/{method_cls.name}"
     summary = ", ".join(f"{k}={result[k]:.3f}" for k in ("auc", "max_sic") if k in result)
     print(f"{method_cls.name}: {summary or 'no labelled test set'}; results in {out}/")

@@ -153,7 +153,7 @@ REGION_CASES = cases(
     ("sr_nan", ["--sr=nan,3.7"], ["must be finite"]),
     ("sr_outside_data", ["--sr=20,21"], ["lies outside the m_jj range"]),
     ("sr_without_events", ["--sr=3.40001,3.40002"], ["holds no event"]),
-    ("sb_width_zero", ["--sb_width=0"], ["--sb_width=0", "> 0"]),
+    ("sb_width_zero", ["--sb_width=0"], ["--sb_width=0.0", "> 0"]),
     ("sb_width_negative", ["--sb_width=-0.2"], ["--sb_width=-0.2", "> 0"]),
     ("sb_width_text", ["--sb_width=wide"], ["sb_width"]),
 ) + cases(
@@ -164,11 +164,11 @@ REGION_CASES = cases(
 FLAG_CASES = cases(
     METHODS,
     ("holdout_one", ["--holdout=1.0"], ["--holdout=1.0", "(0, 1)"]),
-    ("holdout_zero", ["--holdout=0"], ["--holdout=0", "(0, 1)"]),
+    ("holdout_zero", ["--holdout=0"], ["--holdout=0.0", "(0, 1)"]),
     ("holdout_negative", ["--holdout=-0.5"], ["--holdout=-0.5", "(0, 1)"]),
     ("holdout_above_one", ["--holdout=1.5"], ["--holdout=1.5", "(0, 1)"]),
-    ("seed_negative", ["--seed=-1"], ["--seed=-1", ">= 0"]),
-    ("seed_too_large", ["--seed=4294967296"], ["--seed=4294967296", "<= 4294967295"]),
+    ("seed_negative", ["--seed=-1"], ["--seed=-1", "in [0, 4294967295]"]),
+    ("seed_too_large", ["--seed=4294967296"], ["--seed=4294967296", "in [0, 4294967295]"]),
     ("seed_text", ["--seed=abc"], ["seed"]),
     ("min_bkg_negative", ["--min_bkg=-5"], ["--min_bkg=-5", ">= 1"]),
     ("min_bkg_zero", ["--min_bkg=0"], ["--min_bkg=0", ">= 1"]),
@@ -184,10 +184,11 @@ FLAG_CASES = cases(
     ("intra_op_threads_negative", ["--intra_op_threads=-1"], ["intra_op_threads=-1"]),
     ("inter_op_threads_negative", ["--inter_op_threads=-2"], ["inter_op_threads=-2"]),
     ("device_unknown", ["--device=tpu"], ["device='tpu'"]),
-    ("feature_set_unknown", ["--feature_set=bogus"], ["feature set 'bogus'"]),
+    ("feature_set_unknown", ["--feature_set=bogus"], ["--feature_set='bogus'", "'standard'"]),
     ("quiet_not_bool", ["--quiet=maybe"], ["quiet"]),
     ("unknown_flag", ["--no_such_flag=1"], ["no_such_flag"]),
     ("positional_argument", ["stray"], ["unexpected arguments ['stray']"]),
+    ("overwrite_not_bool", ["--overwrite=perhaps"], ["overwrite"]),
     ("missing_flagfile", ["--flagfile={dir}/nope.flags"], ["nope.flags"]),
 )
 
@@ -208,7 +209,7 @@ RAW_CASES = [  # the raw constituents layout: bin/prepare_lhco --input and bin/s
         ("raw_text", ["FLAG={text_h5}"], ["text.h5", "pandas HDF5"]),
         ("raw_wrong_key", ["FLAG={raw_wrong_key}"], ["raw_wrong_key.h5", "no key 'df'"]),
         ("raw_features_file", ["FLAG={good_h5}"], ["good.h5", "jet features"]),
-        ("raw_bad_column_count", ["FLAG={raw_ten_columns}"], ["raw_ten_columns.h5", "10 columns"]),
+        ("raw_bad_column_count", ["FLAG={raw_eight_columns}"], ["raw_eight_columns.h5", "8 columns"]),
         ("raw_no_events", ["FLAG={raw_no_events}"], ["raw_no_events.h5", "contains no events"]),
         ("raw_nan", ["FLAG={raw_nan}"], ["raw_nan.h5", "NaN/inf"]),
         ("raw_negative_pt", ["FLAG={raw_negative_pt}"], ["raw_negative_pt.h5", "pT", "3 of"]),
@@ -219,10 +220,10 @@ RAW_CASES = [  # the raw constituents layout: bin/prepare_lhco --input and bin/s
 
 PREPARE_CASES = cases(
     ("prepare_lhco",),
-    ("input_missing_flag", ["--input="], ["--input"]),
-    ("chunksize_zero", ["--chunksize=0"], ["--chunksize=0", ">= 1"]),
-    ("workers_zero", ["--workers=0"], ["--workers=0", ">= 1"]),
-    ("start_negative", ["--start=-1"], ["--start=-1", ">= 0"]),
+    ("input_missing_flag", ["--input="], ["--input and --output are required"]),
+    ("chunksize_zero", ["--chunksize=0"], ["--chunksize=0", "positive integer"]),
+    ("workers_zero", ["--workers=0"], ["--workers=0", "positive integer"]),
+    ("start_negative", ["--start=-1"], ["--start=-1", "non-negative integer"]),
     ("stop_before_start", ["--start=50", "--stop=20"], ["--stop=20", "--start=50"]),
     ("start_beyond_file", ["--start=100000"], ["--start=100000", "events"]),
     ("output_suffix", ["--output={tmp}/out.csv"], ["out.csv", ".h5"]),
@@ -236,10 +237,10 @@ MAKE_DATASET_CASES = cases(
     ("make_dataset",),
     ("out_missing_flag", ["--out="], ["--out is required"]),
     ("out_suffix", ["--out={tmp}/toy.csv"], ["toy.csv", ".h5"]),
-    ("n_background_negative", ["--n_background=-1"], ["--n_background=-1", ">= 0"]),
-    ("n_signal_negative", ["--n_signal=-5"], ["--n_signal=-5", ">= 0"]),
+    ("n_background_negative", ["--n_background=-1"], ["--n_background=-1", "non-negative integer"]),
+    ("n_signal_negative", ["--n_signal=-5"], ["--n_signal=-5", "non-negative integer"]),
     ("no_events", ["--n_background=0", "--n_signal=0"], ["no events"]),
-    ("seed_negative", ["--seed=-1"], ["--seed=-1", ">= 0"]),
+    ("seed_negative", ["--seed=-1"], ["--seed=-1", "range [0, 4294967295]"]),
     ("background_unknown", ["--background=sherpa"], ["sherpa"]),
     ("signal_masses_text", ["--signal_masses=a,b,c"], ["--signal_masses=a,b,c"]),
     ("signal_masses_two", ["--signal_masses=3.5,0.5"], ["--signal_masses=3.5,0.5"]),
@@ -298,6 +299,9 @@ def config_cases():
             if field.type.startswith("tuple[int"):
                 out.append(Case(f"{field.name}_not_integers", (f"--{field.name}=a,b",),
                                 (f"--{field.name}=a,b",), (script,)))
+                if rule.range is not None:
+                    out.append(Case(f"{field.name}_empty", (f"--{field.name}=",),
+                                    (f"--{field.name} is empty",), (script,)))
     return out
 
 
@@ -425,7 +429,7 @@ def files(tmp_path_factory):
         raw_file(name, v)
 
     raw_file("raw_wrong_key", values, key="particles")
-    raw_file("raw_ten_columns", values[:, :10])
+    raw_file("raw_eight_columns", values[:, :8])
     raw_file("raw_no_events", values[:0])
     raw_variant("raw_nan", [2, 3], 4, np.nan)
     raw_variant("raw_negative_pt", [1, 2, 3], 3, -10.0)
@@ -515,8 +519,8 @@ def test_bad_input(script, case, files, tmp_path, monkeypatch, capsys, no_traini
     spec = SCRIPTS[script]
     out = prepare_output(case.out, tmp_path, spec.out_name)
     values = dict(files, tmp=str(tmp_path))
-    argv = [a.format(**values) for a in spec.base + case.args] + [f"{spec.out_flag}={out}"]
-    # flags given by the case replace the script's base flags of the same name (absl: the last one wins)
+    # a flag given by the case replaces the script's base flag of that name (absl: the last one wins)
+    argv = [a.format(**values) for a in (*spec.base, f"{spec.out_flag}={out}", *case.args)]
     before = _snapshot(tmp_path)
     status = run_script(script, argv, monkeypatch)
     err = capsys.readouterr().err

@@ -31,7 +31,7 @@ import tensorflow as tf
 import tf_keras
 from tqdm.auto import tqdm
 
-from resad_tf.errors import InputError
+from resad_tf.errors import InputError, TrainingDiverged
 from resad_tf.flows.flow import ConditionalFlow
 from resad_tf.flows.inputs import as_context, as_features
 
@@ -207,7 +207,7 @@ def train(
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             retries += 1
             if retries > max_retries:
-                raise InputError(
+                raise TrainingDiverged(
                     f"flow training diverged (non-finite loss) in epoch {epoch} even after "
                     f"{max_retries} restarts with halved learning rates; lower learning_rate "
                     f"(now {float(optimizer.learning_rate):.3g}) or check the inputs' scale"

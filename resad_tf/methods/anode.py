@@ -25,12 +25,13 @@ from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 @dataclasses.dataclass(frozen=True)
 class ANODEConfig(FlowOptions):
-    weight_decay: float = option(1e-4, "decoupled weight decay of the flow optimizer (enhanced ANODE)")
+    weight_decay: float = option(1e-4, "decoupled weight decay of the flow optimizer (enhanced ANODE)", ge=0)
 
 
 class ANODE(Method):
     name = "anode"
     Config = ANODEConfig
+    needs = frozenset({"sidebands"})
 
     def fit(self, regions: Regions) -> "ANODE":
         sb = regions.require_sidebands("ANODE")

@@ -15,18 +15,36 @@ from typing import ClassVar
 import numpy as np
 
 from resad_tf.data import Events, Regions
+from resad_tf.validation import check_options, rule
+
+
+def option(default, help: str, *, ge=None, gt=None, le=None, lt=None, choices=None, **kwargs):
+    """A Config field with a help text (shown by ``bin/<method> --help``) and its allowed values.
+
+    ``ge``/``gt``/``le``/``lt`` bound a number (every entry of a tuple), ``choices`` lists the
+    allowed values; :class:`Options` checks them when a Config is made, so a bad flag fails
+    before any data is read, with one line naming it.
+    """
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use tuples for list-valued options")
+    allowed = rule(ge=ge, gt=gt, le=le, lt=lt, choices=choices)
+    return dataclasses.field(default=default, metadata={"help": help, "rule": allowed}, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
-class NoConfig:
+class Options:
+    """Base of every method Config: each field is checked against the values its ``option`` allows.
+
+    Subclasses with checks across fields define ``__post_init__`` and call ``super().__post_init__()``.
+    """
+
+    def __post_init__(self):
+        check_options(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoConfig(Options):
     pass
-
-
-def option(default, help: str, **kwargs):
-    """A Config field with a help text (shown by ``bin/<method> --help``)."""
-    if isinstance(default, (list, dict, set)):
-        raise TypeError("use tuples for list-valued options")
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
 
 
 class Method:
@@ -34,8 +52,9 @@ class Method:
 
     name: ClassVar[str] = "method"
     Config: ClassVar[type] = NoConfig
-    #: what the method needs besides the data: "reference" (pure-background SR sample),
-    #: "simulation" (a simulated sample) or "labels" (truth labels of the data)
+    #: the samples the method needs besides the signal-region data, checked before it is fitted
+    #: (Regions.check_needs): "sidebands" (data outside the SR), "reference" (pure-background SR
+    #: sample), "signal" (pure-signal SR sample), "simulation" (a simulated sample)
     needs: ClassVar[frozenset] = frozenset()
 
     def __init__(self, config=None, *, seed: int = 0, verbose: bool = True):

@@ -29,8 +29,9 @@ from resad_tf.models import kfold_predict, load_classifier, make_classifier
 @dataclasses.dataclass(frozen=True)
 class CWoLaConfig(ClassifierOptions):
     sideband_width: float = option(0.2, "width of each sideband next to the SR in TeV "
-                                   "(the shared --sb_width overrides it)")
-    k_folds: int = option(5, "k-fold cross-training: no data event is scored by a model that saw it")
+                                   "(the shared --sb_width overrides it)", gt=0)
+    k_folds: int = option(5, "k-fold cross-training: no data event is scored by a model that saw it "
+                          "(>= 3: a training, a validation and a scored fold)", ge=3)
 
 
 def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int) -> np.ndarray:
@@ -47,6 +48,7 @@ def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int) -> np.ndarray:
 class CWoLa(Method):
     name = "cwola"
     Config = CWoLaConfig
+    needs = frozenset({"sidebands"})
 
     def fit(self, regions: Regions) -> "CWoLa":
         cfg = self.config

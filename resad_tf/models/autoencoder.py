@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from resad_tf.errors import InputError  # noqa: E402
+from resad_tf.errors import InputError, TrainingDiverged  # noqa: E402
 from resad_tf.models.sparse import (  # noqa: E402
     SparseConv2D,
     SparseConv2DTranspose,
@@ -156,8 +156,11 @@ def fit_autoencoder(model: keras.Model, x, *, epochs: int = 50, batch_size: int 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=gaussian_nll if isinstance(model, VAE) else "mse")
     stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-    history = model.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs,
-                        batch_size=batch_size, callbacks=[stop], verbose=2 if verbose else 0)
+    history = model.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs, batch_size=batch_size,
+                        callbacks=[stop, keras.callbacks.TerminateOnNaN()], verbose=2 if verbose else 0)
+    if not np.isfinite(history.history.get("val_loss", [np.nan])).any():
+        raise TrainingDiverged("autoencoder training diverged (validation loss NaN/inf in every epoch); "
+                               "try a smaller --learning_rate or check the inputs' scale")
     return history.history
 
 
@@ -322,6 +325,8 @@ def fit_sparse_autoencoder(model: SparseAutoencoder, batch: SparseImageBatch, *,
             waited += 1
             if waited >= patience:
                 break
-    if best[1] is not None:
-        model.set_weights(best[1])
+    if best[1] is None:
+        raise TrainingDiverged("sparse autoencoder training diverged (validation loss NaN/inf in every epoch); "
+                               "try a smaller --learning_rate")
+    model.set_weights(best[1])
     return history

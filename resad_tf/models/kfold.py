@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from resad_tf.errors import InputError
 from resad_tf.models.base import Classifier, check_training_data
+from resad_tf.validation import check_class_counts
 
 
 class KFoldScores(NamedTuple):
@@ -53,8 +54,7 @@ def kfold_predict(
     if int(k) < 3:
         raise InputError(f"k must be >= 3 (a training, a validation and a scored fold), got {k}")
     k = int(k)
-    if min(np.sum(y == 0), np.sum(y == 1)) < k:
-        raise InputError(f"k={k} folds need at least {k} events of each class")
+    check_class_counts(y, k, f"k-fold cross-training with k={k} folds")
     seed = int(seed.integers(2**31 - 1)) if isinstance(seed, np.random.Generator) else int(seed)
     if groups is None:
         splits = StratifiedKFold(k, shuffle=True, random_state=seed).split(x, y)

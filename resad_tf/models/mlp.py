@@ -32,7 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from resad_tf.errors import InputError  # noqa: E402
+from resad_tf.errors import InputError, TrainingDiverged  # noqa: E402
 from resad_tf.models.base import (  # noqa: E402
     Classifier,
     atomic_path,
@@ -186,7 +186,7 @@ class MLPClassifier(Classifier):
                 verbose=2 if self.verbose else 0,
             )
             if not keep.best:
-                raise InputError(
+                raise TrainingDiverged(
                     "MLP training diverged (validation loss is NaN/inf in every epoch); "
                     "check that the features are scaled and try a smaller learning_rate"
                 )

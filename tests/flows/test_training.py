@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from resad_tf.errors import InputError
+from resad_tf.errors import InputError, TrainingDiverged
 from resad_tf.flows import ConditionalFlow, ensemble_log_prob, ensemble_sample, mean_nll, train
 
 
@@ -129,7 +129,7 @@ def test_recovers_from_a_nan_step(caplog):
 
 def test_gives_up_when_the_loss_stays_nan():
     flow = poisoned_flow((3, 10**9), dim=2, n_blocks=2, hidden_units=(8,))
-    with pytest.raises(InputError, match="diverged.*lower learning_rate"):
+    with pytest.raises(TrainingDiverged, match="diverged.*lower learning_rate"):
         train(flow, **small_data(), epochs=3, batch_size=128, max_retries=2, verbose=False)
 
 
