@@ -540,3 +540,26 @@ def test_every_script_is_in_the_catalogue():
     assert scripts == set(SCRIPTS) | NOT_YET
     covered = {script for case in TABLE for script in case.scripts}
     assert covered == set(SCRIPTS)
+
+
+def test_training_fault_is_not_bad_input(files, tmp_path, monkeypatch, capsys):
+    """A loss that turns NaN (here: an absurd learning rate) is TrainingDiverged: one line, exit status 1."""
+    out = tmp_path / "out"
+    status = run_script("iad", [f"--data={files['good_h5']}", "--n_sig=200", "--classifier=mlp", "--hidden=8",
+                                "--epochs=1", "--learning_rate=1e30", f"--output_dir={out}", "--quiet"],
+                        monkeypatch)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 1, (status, lines)
+    assert lines == ["iad: error: MLP training diverged (validation loss is NaN/inf in every epoch); check that the "
+                     "features are scaled and try a smaller learning_rate"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_numeric_option_declares_its_range():
+    """A new Config option cannot skip validation: every int/float/tuple-of-int field has a range."""
+    from resad_tf.validation import declared
+
+    missing = sorted({f"{_method_config(s).__name__}.{f.name}" for s in METHODS
+                      for f in dataclasses.fields(_method_config(s))
+                      if f.type in ("int", "float", "tuple[int, ...]") and declared(f).range is None})
+    assert missing == []
