@@ -268,7 +268,8 @@ def execute(method_cls, config=None, opts: RunOptions | None = None, regions=Non
     needs = getattr(method_cls, "needs", frozenset())
     if regions is None:
         regions = (build or build_regions)(opts, needs)
-    regions.check_needs(needs, method_cls.name)
+    regions.check_needs(needs | ({"sidebands"} if getattr(method_cls, "uses_sidebands", False) else set()),
+                        method_cls.name)
     runtime.seed_everything(opts.seed)
     method = method_cls(config, seed=opts.seed, verbose=not opts.quiet)
     method.fit(regions)

@@ -47,7 +47,7 @@ FLAGS = flags.FLAGS
 V2_METHODS = ("anode", "autoencoder", "cathode", "cwola", "iad", "lacathode", "ranode", "salad", "supervised",
               "vae")
 METHODS = V2_METHODS + ("sparse_ae",)
-SIDEBAND_METHODS = ("anode", "cathode", "cwola", "lacathode", "ranode", "salad")  # declare needs "sidebands"
+SIDEBAND_METHODS = ("anode", "cathode", "cwola", "lacathode", "ranode", "salad")  # declare uses_sidebands
 UNWRITABLE = "/proc/self/resad_out"  # cannot be created, by root or anyone else
 
 

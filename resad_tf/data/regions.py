@@ -132,8 +132,9 @@ class Regions:
     def check_needs(self, needs, method: str = "this method") -> "Regions":
         """Raise an InputError unless every sample in ``needs`` is there with >= :data:`MIN_EVENTS` events.
 
-        ``needs`` (a method's ``needs``): "sidebands", "reference" (pure-background SR
-        sample), "signal" (pure-signal SR sample), "simulation".
+        ``needs``: a method's ``needs`` ("reference": pure-background SR sample, "signal":
+        pure-signal SR sample, "simulation"), plus "sidebands" for a method that learns
+        from the data outside the SR (``uses_sidebands``).
         """
         held_out = "(or use labelled data so that one can be held out)"
         wanted = {

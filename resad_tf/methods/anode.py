@@ -31,7 +31,7 @@ class ANODEConfig(FlowOptions):
 class ANODE(Method):
     name = "anode"
     Config = ANODEConfig
-    needs = frozenset({"sidebands"})
+    uses_sidebands = True
 
     def fit(self, regions: Regions) -> "ANODE":
         sb = regions.require_sidebands("ANODE")

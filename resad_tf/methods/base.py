@@ -52,10 +52,11 @@ class Method:
 
     name: ClassVar[str] = "method"
     Config: ClassVar[type] = NoConfig
-    #: the samples the method needs besides the signal-region data, checked before it is fitted
-    #: (Regions.check_needs): "sidebands" (data outside the SR), "reference" (pure-background SR
-    #: sample), "signal" (pure-signal SR sample), "simulation" (a simulated sample)
+    #: the samples the method needs besides the data, checked before it is fitted (Regions.check_needs):
+    #: "reference" (pure-background SR sample), "signal" (pure-signal SR sample), "simulation"
     needs: ClassVar[frozenset] = frozenset()
+    #: whether the method learns from the data outside the signal region (checked likewise)
+    uses_sidebands: ClassVar[bool] = False
 
     def __init__(self, config=None, *, seed: int = 0, verbose: bool = True):
         self.config = config if config is not None else self.Config()

@@ -39,7 +39,7 @@ class CATHODEConfig(FlowOptions, ClassifierOptions):
 class CATHODE(Method):
     name = "cathode"
     Config = CATHODEConfig
-    needs = frozenset({"sidebands"})
+    uses_sidebands = True
 
     def fit(self, regions: Regions) -> "CATHODE":
         from resad_tf.flows import MjjDensity

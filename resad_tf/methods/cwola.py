@@ -48,7 +48,7 @@ def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int) -> np.ndarray:
 class CWoLa(Method):
     name = "cwola"
     Config = CWoLaConfig
-    needs = frozenset({"sidebands"})
+    uses_sidebands = True
 
     def fit(self, regions: Regions) -> "CWoLa":
         cfg = self.config

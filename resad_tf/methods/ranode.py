@@ -84,7 +84,7 @@ class SignalMixture(tf.Module):
 class RANODE(Method):
     name = "ranode"
     Config = RANODEConfig
-    needs = frozenset({"sidebands"})
+    uses_sidebands = True
 
     def fit(self, regions: Regions) -> "RANODE":
         cfg = self.config

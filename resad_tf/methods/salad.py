@@ -87,7 +87,8 @@ def closure(target: Events, source: Events, weight: np.ndarray | None, bins: int
 class Salad(Method):
     name = "salad"
     Config = SaladConfig
-    needs = frozenset({"simulation", "sidebands"})
+    needs = frozenset({"simulation"})
+    uses_sidebands = True
 
     def fit(self, regions: Regions) -> "Salad":
         self.reweight(regions)
