@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from resad_tf.errors import InputError
+from resad_tf.validation import check_columns, rule
+
+MJJ = rule(gt=0, what="the dijet mass in TeV; 0 when an event has fewer than two jets")
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,8 +155,6 @@ class Events:
 
     def check_values(self) -> "Events":
         """Raise an InputError naming the first column with NaN/inf values, or an m_jj <= 0."""
-        from resad_tf.validation import check_columns, rule
-
-        check_columns(np.column_stack([self.mjj, self.x]), ("m_jj",) + self.features,
-                      {"m_jj": rule(gt=0, what="the dijet mass in TeV")}, self.source)
+        check_columns(self.mjj[:, None], ("m_jj",), {"m_jj": MJJ}, self.source)
+        check_columns(self.x, self.features, {}, self.source)
         return self

@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from resad_tf.data import Events, Regions
-from resad_tf.errors import InputError
 from resad_tf.methods.base import Method, option
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 

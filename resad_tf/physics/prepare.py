@@ -9,8 +9,9 @@ features" layout: pandas HDF5, key ``df``, columns::
 
 in GeV, j1 = leading-pT jet, ``label`` only when the raw file has labels (R&D
 file; the black boxes have none).  Row i is raw event i: an event with fewer
-than two jets keeps its row, with every column of the missing jet(s) 0 (so
-mjj = 0 and it falls outside any signal region).
+than two jets keeps its row, with every column of the missing jet(s) 0 (one
+jet: mjj is that jet's mass, below any signal region; no jet: mjj = 0, which
+the loaders refuse as unphysical, so drop such rows before use).
 
 The raw file is streamed chunk by chunk, in parallel over ``workers``
 processes (each reads its own rows).  Each finished chunk is written
