@@ -60,7 +60,7 @@ def unreadable(path, exc: Exception) -> InputError:
             is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         reason = f"{type(exc).__name__}: {first}" if is_hdf5 else "it is not an HDF5 file"
-    return InputError(f"{path}: cannot be read as a pandas HDF5 file ({reason})")
+    return InputError(f"{path}: cannot be read as a pandas HDF5 file: {reason}")
 
 
 def _check_file(path) -> pathlib.Path:
