@@ -65,12 +65,13 @@ def test_bad_training_data_is_an_input_error(x, y, w, match):
         check_training_data(x, y, w)
 
 
-def test_predict_needs_fit_and_right_width():
+def test_predict_needs_fit_and_right_width(tmp_path):
     clf = make_classifier("hgb", n_estimators=1, max_iter=5)
     with pytest.raises(NotFittedError, match="TreeEnsembleClassifier is not fitted: call fit"):
         clf.predict(np.zeros((2, 2)))
     with pytest.raises(NotFittedError, match="before save"):
-        component.save(clf, "never-written")
+        component.save(clf, tmp_path / "never-written")
+    assert not (tmp_path / "never-written").exists()
     rng = np.random.default_rng(0)
     clf.fit(rng.normal(size=(100, 2)), np.tile([0, 1], 50))
     with pytest.raises(InputError, match="3 features but the classifier was trained on 2"):
