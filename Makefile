@@ -24,7 +24,7 @@ $(VENV)/.installed: $(LOCK) setup.cfg pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/python bin/salad --sr=3.3,3.7 --output_dir=runs/demo
+	$(BIN)/python bin/salad --sr=3.3,3.7 --output_dir=runs/demo --overwrite
 
 test: install
 	$(BIN)/python -m pytest

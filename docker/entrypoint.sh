@@ -2,6 +2,7 @@
 # Entrypoint of the resad_tf images (docker/Dockerfile).
 #
 #   IMAGE <script> [--flags]   run bin/<script>; --output_dir defaults to $RESAD_OUT/<script>
+#                              (a rerun there needs --overwrite: earlier results are never replaced silently)
 #   IMAGE help                 list the scripts (also with no arguments)
 #   IMAGE <command> [args]     anything else (bash, python, pytest, ...) runs as given
 #
@@ -27,6 +28,7 @@ usage() {
 usage: docker run [--gpus all] -v \$PWD/data:/data:ro -v \$PWD/out:/out IMAGE <script> [--flags]
 
 Runs bin/<script> of resad_tf; results go to $RESAD_OUT/<script> unless --output_dir is given.
+To rerun a script into the same directory, add --overwrite (its previous results are replaced).
 Any other command (bash, python, ...) runs as given.
 
 scripts:

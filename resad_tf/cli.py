@@ -13,6 +13,9 @@ and of the method's ``Config`` (help from the fields), parses them, calls
 :class:`~resad_tf.errors.InputError` and flag errors become one line on stderr
 and exit status 2, other resad_tf errors (:class:`~resad_tf.errors.TrainingDiverged`,
 ...) one line and exit status 1; anything else is a bug and stays a traceback.
+Every flag is checked against the values its ``option(...)`` allows when the
+option dataclasses are made from the flags (:class:`~resad_tf.config.Options`),
+and the output directory before any data is read (:func:`resad_tf.pipeline.run`).
 :func:`run_script` does the same for scripts that are not methods.
 """
 
@@ -80,9 +83,9 @@ def from_flags(cls):
 
 # ----------------------------------------------------------------------------- errors -> exit codes
 def fail(message: str, status: int = 2) -> typing.NoReturn:
-    """``<script>: error: <message>`` on stderr, then exit with ``status``."""
+    """``<script>: error: <message>`` as one line on stderr (line breaks squashed), then exit with ``status``."""
     prog = pathlib.Path(sys.argv[0]).name
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
     sys.exit(status)
 
 

@@ -196,6 +196,7 @@ def save(component: Component, directory, **info) -> pathlib.Path:
     clash = sorted(set(info) & set(_RESERVED))
     if clash:
         raise ValueError(f"save(): {clash} are manifest fields of their own")
+    component.check_fitted("save()")  # before anything is written
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MANIFEST).unlink(missing_ok=True)  # an older save there is no longer complete

@@ -2,20 +2,27 @@
 
 Every set of options resad_tf takes (the run options of :mod:`resad_tf.pipeline`,
 each method's ``Config``, the shared classifier and flow options) is a frozen
-dataclass whose fields are declared with :func:`option`: a default and a help
-text that says what the option does.  :mod:`resad_tf.cli` makes one absl flag
-per field; :func:`to_dict` / :func:`from_dict` carry the values through
-metrics.json and model manifests.
+:class:`Options` dataclass whose fields are declared with :func:`option`: a
+default, a help text that says what the option does, and the values it allows
+(``ge``/``gt``/``le``/``lt`` bounds, ``choices``).  :class:`Options` checks them
+when an instance is made (:func:`resad_tf.validation.check_options`), so a bad
+flag or argument fails before any data is read, with one line naming it.
+:mod:`resad_tf.cli` makes one absl flag per field; :func:`to_dict` /
+:func:`from_dict` carry the values through metrics.json and model manifests.
 
 >>> import dataclasses
 >>> @dataclasses.dataclass(frozen=True)
-... class Demo:
-...     hidden: tuple[int, ...] = option((64, 64), "hidden layer sizes")
-...     rate: float = option(1e-3, "learning rate")
+... class Demo(Options):
+...     hidden: tuple[int, ...] = option((64, 64), "hidden layer sizes", ge=1)
+...     rate: float = option(1e-3, "learning rate", gt=0)
 >>> from_dict(Demo, {"hidden": [8], "rate": 0.1, "not_an_option": 1})
 Demo(hidden=(8,), rate=0.1)
 >>> help_text(Demo, "rate")
 'learning rate'
+>>> Demo(rate=0.0)
+Traceback (most recent call last):
+...
+resad_tf.errors.InputError: --rate=0.0 is out of range: must be > 0 (default 0.001)
 """
 
 from __future__ import annotations
@@ -24,12 +31,30 @@ import dataclasses
 import types
 import typing
 
+from resad_tf.validation import check_options, rule
 
-def option(default, help: str, **kwargs):
-    """A dataclass field with a help text (shown by ``bin/<script> --help``)."""
+
+def option(default, help: str, *, ge=None, gt=None, le=None, lt=None, choices=None, **kwargs):
+    """A dataclass field with a help text (shown by ``bin/<script> --help``) and its allowed values.
+
+    ``ge``/``gt``/``le``/``lt`` bound a number (every entry of a tuple), ``choices``
+    lists the allowed values; :class:`Options` checks them when an instance is made.
+    """
     if isinstance(default, (list, dict, set)):
         raise TypeError("use tuples for list-valued options")
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+    allowed = rule(ge=ge, gt=gt, le=le, lt=lt, choices=choices)
+    return dataclasses.field(default=default, metadata={"help": help, "rule": allowed}, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Base of every option dataclass: each field is checked against the values its :func:`option` allows.
+
+    Subclasses with checks across fields define ``__post_init__`` and call ``super().__post_init__()``.
+    """
+
+    def __post_init__(self):
+        check_options(self)
 
 
 def help_text(cls, name: str) -> str:

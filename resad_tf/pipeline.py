@@ -14,8 +14,9 @@ from Python it is one call:
 True
 
 * :class:`RunOptions`: the options every run shares (the data, the signal
-  region, the injection, the seed, the output directory, ...), declared once;
-  the scripts' flags are made from it.
+  region, the injection, the seed, the output directory, ...), declared once
+  with their allowed values (checked when RunOptions are made); the scripts'
+  flags are made from it.
 * A *data source* turns the options into a :class:`RunData` (the
   :class:`~resad_tf.data.Regions`, plus any extra constructor arguments the
   method needs).  :func:`features_source` (the default) reads high-level
@@ -38,22 +39,33 @@ import pathlib
 import time
 from typing import Mapping, Protocol
 
-from resad_tf.config import option
+from resad_tf.config import Options, option
+from resad_tf.data.features import FEATURE_SETS
 from resad_tf.errors import InputError
+from resad_tf.runtime import DEVICES
 
 
 @dataclasses.dataclass(frozen=True)
-class RunOptions:
-    """The options every run shares (the flags of every bin/ script besides the method's own)."""
+class RunOptions(Options):
+    """The options every run shares (the flags of every bin/ script besides the method's own).
+
+    Each option's allowed values are checked when RunOptions are made (:class:`~resad_tf.config.Options`).
+    """
 
     data: str = option("toy", "input: 'toy' (the embedded LHCO-like generator), an LHCO v2 features .h5, "
                        "a CATHODE-style .npy or a directory of innerdata_*/outerdata_* arrays")
     sr: str = option("3.3,3.7", "signal region 'lo,hi' in TeV")
-    sb_width: float | None = option(None, "width of each sideband in TeV (default: everything outside the SR)")
+    sb_width: float | None = option(None, "width of each sideband in TeV (default: everything outside the SR)",
+                                    gt=0)
     n_sig: int | None = option(None, "signal events to inject, counted over the full m_jj range; -1 keeps the "
-                               "file's own signal content (default: 1000 for the toy and labelled .h5, -1 for .npy)")
-    seed: int = option(0, "random seed for data splits, injection and training")
+                               "file's own signal content (default: 1000 for the toy and labelled .h5, -1 for .npy)",
+                               ge=-1)
+    # numpy's (and Keras') global seed takes 32 bits
+    seed: int = option(0, "random seed for data splits, injection and training", ge=0, le=2**32 - 1)
     output_dir: str | None = option(None, "where results go (default: runs/<method>)")
+    overwrite: bool = option(False, "replace the results of a previous run in --output_dir (without it, such a "
+                             "directory is refused; a file or a directory that is not a results directory is "
+                             "never replaced)")
     test: str | None = option(None, "external labelled evaluation set (same formats as --data); "
                               "default: a held-out part of the data")
     background: str | None = option(None, "pure-background signal-region sample for the idealized detector "
@@ -62,24 +74,26 @@ class RunOptions:
                                 "(default: held-out signal truth)")
     simulation: str | None = option(None, "simulated sample in the LHCO v2 layout for simulation-assisted "
                                     "methods (default with --data=toy: the generator's herwig-like variant)")
-    feature_set: str = option("standard", "jet features: standard, extended, extended_dr, masses")
-    noise_features: int = option(0, "append this many Gaussian noise features (robustness studies)")
+    feature_set: str = option("standard", "jet features: standard, extended, extended_dr, masses",
+                              choices=tuple(FEATURE_SETS))
+    noise_features: int = option(0, "append this many Gaussian noise features (robustness studies)", ge=0)
     holdout: float = option(0.5, "fraction of the background held out (uniformly in m_jj) for the test set "
-                            "and the background reference")
-    toy_n_background: int = option(1_000_000, "background events of the generated data (--data=toy)")
-    toy_n_signal: int = option(50_000, "signal pool of the generator that --n_sig draws from")
+                            "and the background reference", gt=0, lt=1)
+    toy_n_background: int = option(1_000_000, "background events of the generated data (--data=toy)", ge=100)
+    toy_n_signal: int = option(50_000, "signal pool of the generator that --n_sig draws from", ge=0)
     toy_reference_factor: int = option(4, "with --data=toy, the idealized detector's pure-background reference "
                                        "is generated: this many times the data's background (0: a held-out "
-                                       "half as for files)")
+                                       "half as for files)", ge=0)
     toy_simulation_factor: int = option(4, "with --data=toy, the default simulation (herwig-like) is generated: "
-                                        "this many times the data's background")
-    min_bkg: int = option(50, "max SIC ignores background efficiencies resting on fewer background events")
+                                        "this many times the data's background", ge=1)
+    min_bkg: int = option(50, "max SIC ignores background efficiencies resting on fewer background events", ge=1)
     quiet: bool = option(False, "no progress bars")
     device: str = option("auto", "auto (a GPU if TensorFlow sees one), cpu (hide the GPUs) or gpu "
-                         "(fail without one)")
+                         "(fail without one)", choices=DEVICES)
     intra_op_threads: int = option(1, "threads one TensorFlow op may use (1: each op on one core, so that "
-                                   "parallel jobs do not compete; 0: TensorFlow's default, all cores)")
-    inter_op_threads: int = option(0, "TensorFlow ops run concurrently (0: TensorFlow's default, one per core)")
+                                   "parallel jobs do not compete; 0: TensorFlow's default, all cores)", ge=0)
+    inter_op_threads: int = option(0, "TensorFlow ops run concurrently (0: TensorFlow's default, one per core)",
+                                   ge=0)
 
 
 #: The seed of each sample a run draws, as an offset from ``--seed`` (so no two samples share a
@@ -136,21 +150,18 @@ def _check_paths(opts: RunOptions) -> None:
 def build_regions(opts: RunOptions, needs=frozenset()):
     """Load the data (and test / reference / simulation / signal samples) and make the Regions.
 
-    ``needs`` (a method's ``needs``) says which extra samples must exist; on the
+    ``needs`` (a method's ``needs``) says which extra samples it wants; on the
     toy the reference and the simulation are generated when needed
-    (``--toy_reference_factor``, ``--toy_simulation_factor``).
+    (``--toy_reference_factor``, ``--toy_simulation_factor``).  Whether the
+    method has all it needs is checked when it is fitted (:meth:`Regions.check_needs`).
     """
     from resad_tf import data
-    from resad_tf.methods.base import NEEDS
+    from resad_tf.data.regions import NEEDS
 
     window = data.Window.parse(opts.sr, opts.sb_width)
     _check_paths(opts)
-    if opts.noise_features < 0:
-        raise InputError(f"--noise_features must be >= 0, got {opts.noise_features}")
     toy = None
     if opts.data == "toy":
-        if opts.toy_n_background < 100:
-            raise InputError(f"--toy_n_background={opts.toy_n_background} is too small (need >= 100)")
         toy = data.ToySpec(n_background=pool_size(opts.toy_n_background, opts.holdout), n_signal=opts.toy_n_signal)
     events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy, quiet=opts.quiet)
 
@@ -175,9 +186,7 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     simulation = from_flag("simulation")
     if simulation is None and "simulation" in needs:
         if opts.data != "toy":
-            raise InputError(f"this method needs {NEEDS['simulation']}")
-        if opts.toy_simulation_factor < 1:
-            raise InputError(f"--toy_simulation_factor must be >= 1, got {opts.toy_simulation_factor}")
+            raise InputError("this method needs {}: {}".format(*NEEDS["simulation"]))
         simulation = generated("simulation", dataclasses.replace(
             toy, background="herwig", n_signal=0, n_background=opts.toy_simulation_factor * opts.toy_n_background))
     events = with_noise(events, "data")
@@ -186,14 +195,10 @@ def build_regions(opts: RunOptions, needs=frozenset()):
         # the generator's truth: a large pure-background sample, as the literature's IAD uses
         reference = generated("background", dataclasses.replace(
             toy, n_signal=0, n_background=opts.toy_reference_factor * opts.toy_n_background))
-    regions = data.make_regions(
+    return data.make_regions(
         events, window, n_sig=None if n_sig == -1 else n_sig, holdout=opts.holdout, seed=opts.seed,
         test=from_flag("test"), reference=reference, simulation=simulation, signal=from_flag("signal"),
     )
-    for need in ("reference", "signal"):
-        if need in needs and getattr(regions, need) is None:
-            raise InputError(f"this method needs {NEEDS[need]}")
-    return regions
 
 
 def load_dataset(opts: RunOptions, n_sig: int, seed: int):
@@ -221,16 +226,20 @@ def run(method_cls, config=None, opts: RunOptions | None = None, *, data=None,
         source: DataSource | None = None) -> dict:
     """Run one method end to end and write its outputs; returns the metrics dict.
 
-    ``data`` (a :class:`RunData` or :class:`~resad_tf.data.Regions`) skips the
-    loading (benchmarks reuse one data set for many methods); otherwise
-    ``source`` (default :func:`features_source`) loads it.
+    The output directory is checked first, before any data is read
+    (:func:`resad_tf.outputs.check_output_dir`: the results of a previous run
+    are replaced only with ``opts.overwrite``).  ``data`` (a :class:`RunData` or
+    :class:`~resad_tf.data.Regions`) skips the loading (benchmarks reuse one
+    data set for many methods); otherwise ``source`` (default
+    :func:`features_source`) loads it.
     """
-    from resad_tf import runtime
+    from resad_tf import outputs, runtime
     from resad_tf.data import Regions
 
     opts = opts or RunOptions()
     config = config if config is not None else method_cls.Config()
     t0 = time.time()
+    outputs.check_output_dir(output_dir(method_cls, opts), overwrite=opts.overwrite)  # before the slow work
     if data is None:
         data = (source or features_source)(opts, method_cls, config)
     elif isinstance(data, Regions):
@@ -260,12 +269,13 @@ def write_outputs(method, regions, result: dict, opts: RunOptions, started: floa
 
     The directory holds metrics.json (``result`` + the metrics), scores.h5
     (score, label, m_jj per event), roc_sic.png, the method's diagnostics and
-    ``model/`` (the fitted method, :func:`resad_tf.component.save`).
+    ``model/`` (the fitted method, :func:`resad_tf.component.save`).  It replaces
+    a previous run's results only with ``opts.overwrite`` (:class:`resad_tf.outputs.RunDirectory`).
     """
     from resad_tf import component, metrics, outputs, plots
 
     name = type(method).name
-    with outputs.RunDirectory(output_dir(type(method), opts)) as out:
+    with outputs.RunDirectory(output_dir(type(method), opts), overwrite=opts.overwrite) as out:
         test = regions.test
         if test is not None:
             score = method.score(test)

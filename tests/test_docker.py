@@ -271,6 +271,18 @@ def test_real_scripts_get_the_default_only_when_they_take_it(tmp_path):
     assert "output_dir" not in r.stderr
 
 
+def test_rerun_into_the_default_directory_needs_overwrite(tmp_path):
+    """The entrypoint does not pass --overwrite: a rerun never silently replaces a container's earlier results."""
+    previous = tmp_path / "salad"
+    previous.mkdir()
+    (previous / "metrics.json").write_text('{"auc": 0.9}')
+    r = _entrypoint("salad", "--sr=3.3,3.7", out=tmp_path)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("salad:")]
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert f"--output_dir={previous}: holds the results of a previous run; pass --overwrite" in lines[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["salad"] and (previous / "metrics.json").exists()
+
+
 def test_other_commands_run_as_given():
     r = _entrypoint("bash", "-c", "echo \"$0 $1\"; exit 7", "hello", "there")
     assert r.returncode == 7 and r.stdout == "hello there\n"

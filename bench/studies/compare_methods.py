@@ -108,7 +108,7 @@ def main():
             for label, cls, cfg in runs:
                 t0 = time.time()
                 out = f"runs/bench/{tag}/{label}_nsig{n_sig}_seed{seed}"
-                r = pipeline.run(cls, cfg, dataclasses.replace(opts, output_dir=out), data=regions)
+                r = pipeline.run(cls, cfg, dataclasses.replace(opts, output_dir=out, overwrite=True), data=regions)
                 rows.append(dict(method=label, n_sig=n_sig, seed=seed, auc=r["auc"], max_sic=r["max_sic"],
                                  s_over_sqrt_b=r["regions"]["s_over_sqrt_b_sr"], n_sig_sr=r["n_sig_sr"],
                                  seconds=round(time.time() - t0)))

@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from resad_tf.errors import InputError
+from resad_tf.outputs import check_writable_dir
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,6 @@ def download(url: str, dest, *, md5: str | None = None, chunk: int = 1 << 20, ti
     dest = pathlib.Path(dest)
     if dest.exists() and (md5 is None or md5sum(dest) == md5):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
@@ -84,6 +85,7 @@ def download(url: str, dest, *, md5: str | None = None, chunk: int = 1 << 20, ti
             mode = "ab" if resumed else "wb"
             from tqdm import tqdm
 
+            dest.parent.mkdir(parents=True, exist_ok=True)
             with open(part, mode) as f, tqdm(total=total, initial=have if resumed else 0, unit="B",
                                              unit_scale=True, desc=dest.name, disable=not progress) as bar:
                 for block in iter(lambda: response.read(chunk), b""):
@@ -102,5 +104,8 @@ def fetch(name: str, directory, *, md5: str | None = None, progress: bool = True
     """Download a catalogued LHCO file by name into ``directory``."""
     if name not in CATALOGUE:
         raise InputError(f"unknown file '{name}'; known files: {sorted(CATALOGUE)}")
+    if md5 is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", md5):
+        raise InputError(f"--md5={md5}: an MD5 checksum is 32 hexadecimal digits (see the Zenodo record page)")
+    check_writable_dir(directory, flag="--dir")
     f = CATALOGUE[name]
     return download(f.url, pathlib.Path(directory) / f.name, md5=md5 or f.md5, progress=progress)

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from resad_tf.errors import InputError
+from resad_tf.validation import check_columns, rule
+
+MJJ = rule(gt=0, what="the dijet mass in TeV; 0 when an event has fewer than two jets")
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,17 +153,8 @@ class Events:
             source=source or parts[0].source,
         )
 
-    def check_finite(self) -> "Events":
-        """Raise an InputError naming the first column with NaN/inf values."""
-        if not np.all(np.isfinite(self.mjj)):
-            bad = int(np.sum(~np.isfinite(self.mjj)))
-            raise InputError(f"{self.source}: {bad} events have a non-finite mjj (NaN or inf)")
-        finite = np.isfinite(self.x)
-        if not finite.all():
-            col = int(np.argmin(finite.all(axis=0)))
-            bad = int(np.sum(~finite[:, col]))
-            raise InputError(
-                f"{self.source}: column '{self.features[col]}' has {bad} NaN/inf values; "
-                "clean the file or drop those events"
-            )
+    def check_values(self) -> "Events":
+        """Raise an InputError naming the first column with NaN/inf values, or an m_jj <= 0."""
+        check_columns(self.mjj[:, None], ("m_jj",), {"m_jj": MJJ}, self.source)
+        check_columns(self.x, self.features, {}, self.source)
         return self

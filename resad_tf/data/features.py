@@ -111,7 +111,7 @@ def from_v2(df: pd.DataFrame, feature_set: str = "standard", source: str = "v2 f
     mjj, cols = all_features(df)
     label = df["label"].to_numpy() if "label" in df.columns else None
     return Events(mjj=mjj, x=np.column_stack([cols[n] for n in names]), features=names,
-                  label=label, source=source).check_finite()
+                  label=label, source=source).check_values()
 
 
 def from_cathode(arr: np.ndarray, feature_set: str = "standard", source: str = "cathode arrays") -> Events:
@@ -123,7 +123,7 @@ def from_cathode(arr: np.ndarray, feature_set: str = "standard", source: str = "
             f"{source}: CATHODE arrays only carry the standard features {list(available)}; "
             f"feature set '{feature_set}' needs a v2 features file"
         )
-    return Events(mjj=arr[:, 0], x=arr[:, 1:5], features=names, label=arr[:, 5], source=source).check_finite()
+    return Events(mjj=arr[:, 0], x=arr[:, 1:5], features=names, label=arr[:, 5], source=source).check_values()
 
 
 def add_noise_features(events: Events, n: int, seed) -> Events:

@@ -12,7 +12,10 @@ Three layouts are understood:
   (pT, eta, phi) + label; streamed by :mod:`resad_tf.data.raw`.
 
 Every reader validates at the boundary and raises :class:`InputError` naming
-the file and the problem; nothing deep inside pandas leaks to the user.
+the file and the problem; nothing deep inside pandas leaks to the user.  What
+each column may hold is declared once, in :data:`V2_RULES` and
+:data:`CATHODE_RULES`: numbers, finite, masses >= 0 (up to the rounding of
+massless jets), N-subjettiness >= 0, m_jj > 0, labels 0 or 1.
 """
 
 from __future__ import annotations
@@ -23,10 +26,41 @@ import numpy as np
 import pandas as pd
 
 from resad_tf.errors import InputError
+from resad_tf.validation import check_columns, check_numeric, rule
 
 V2_JET_COLUMNS = ("px", "py", "pz", "m", "tau1", "tau2", "tau3")
 V2_COLUMNS = tuple(f"{q}j{j}" for j in (1, 2) for q in V2_JET_COLUMNS) + ("label",)
 CATHODE_COLUMNS = ("mjj", "mj_light", "delta_mj", "tau21_light", "tau21_heavy", "label")
+
+# Massless jets come out of E^2 - p^2 with rounding: the R&D file holds masses down to -2.2e-5 GeV.
+MASS_ROUNDING_GEV = 0.01
+LABEL = rule(choices=(0, 1), what="the truth label: 0 background, 1 signal")
+V2_RULES = {
+    **{f"mj{j}": rule(ge=-MASS_ROUNDING_GEV, what="a jet mass in GeV, >= 0 up to rounding") for j in (1, 2)},
+    **{f"tau{n}j{j}": rule(ge=0, what="an N-subjettiness") for n in (1, 2, 3) for j in (1, 2)},
+    "label": LABEL,
+}
+CATHODE_RULES = {
+    "mjj": rule(gt=0, what="the dijet mass in TeV"),
+    "mj_light": rule(ge=-MASS_ROUNDING_GEV * 1e-3, what="a jet mass in TeV, >= 0 up to rounding"),
+    "delta_mj": rule(ge=-MASS_ROUNDING_GEV * 1e-3, what="m_heavy - m_light in TeV, >= 0 up to rounding"),
+    "tau21_light": rule(ge=0, what="an N-subjettiness ratio"),
+    "tau21_heavy": rule(ge=0, what="an N-subjettiness ratio"),
+    "label": LABEL,
+}
+
+
+def unreadable(path, exc: Exception) -> InputError:
+    """The one-line InputError for a file that pandas/PyTables cannot open (their messages span lines)."""
+    path = pathlib.Path(path)
+    if path.stat().st_size == 0:
+        reason = "it is empty (0 bytes)"
+    else:
+        with open(path, "rb") as f:
+            is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n"
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        reason = f"{type(exc).__name__}: {first}" if is_hdf5 else "it is not an HDF5 file"
+    return InputError(f"{path}: cannot be read as a pandas HDF5 file: {reason}")
 
 
 def _check_file(path) -> pathlib.Path:
@@ -56,7 +90,7 @@ def read_v2(path, *, require_label: bool = False) -> pd.DataFrame:
     except InputError:
         raise
     except Exception as exc:  # corrupt or non-HDF5 file: pandas/tables raise many types
-        raise InputError(f"{path}: cannot be read as a pandas HDF5 file ({exc.__class__.__name__}: {exc})") from None
+        raise unreadable(path, exc) from None
     return validate_v2(df, source=str(path), require_label=require_label)
 
 
@@ -87,17 +121,9 @@ def validate_v2(df: pd.DataFrame, *, source: str, require_label: bool = False) -
         raise InputError(f"{source}: has no 'label' column, but truth labels are needed here")
     if len(df) == 0:
         raise InputError(f"{source}: contains no events")
+    check_numeric({c: df[c].dtype for c in want}, source)
     out = df[want].astype(np.float64)
-    values = out.to_numpy()
-    finite = np.isfinite(values)
-    if not finite.all():
-        col = want[int(np.argmin(finite.all(axis=0)))]
-        raise InputError(
-            f"{source}: column '{col}' has {int((~finite).sum(axis=0).max())} NaN/inf values; "
-            "clean the file or drop those events"
-        )
-    if has_label and not np.isin(out["label"].to_numpy(), (0.0, 1.0)).all():
-        raise InputError(f"{source}: column 'label' must hold only 0 (background) and 1 (signal)")
+    check_columns(out.to_numpy(), want, V2_RULES, source)
     return out.reset_index(drop=True)
 
 
@@ -142,11 +168,7 @@ def read_cathode(path) -> np.ndarray:
         )
     if len(arr) == 0:
         raise InputError(f"{path}: contains no events")
+    check_numeric({name: arr.dtype for name in CATHODE_COLUMNS}, str(path))
     arr = arr.astype(np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        col = CATHODE_COLUMNS[int(np.argmin(finite.all(axis=0)))]
-        raise InputError(f"{path}: column '{col}' has NaN/inf values")
-    if not np.isin(arr[:, 5], (0.0, 1.0)).all():
-        raise InputError(f"{path}: the last column (label) must hold only 0 and 1")
+    check_columns(arr, CATHODE_COLUMNS, CATHODE_RULES, str(path))
     return arr

@@ -11,7 +11,8 @@ is ~17 GB in memory, so it is read in row ranges: pandas supports
 Inside resad_tf momenta are in TeV: :func:`read_raw` converts pT from GeV on
 the way in and :func:`write_raw` converts back on the way out.  Particle
 arrays have shape ``(n, n_particles, 3)`` with columns ``(pT, eta, phi)``;
-padding rows are all zero.
+padding rows are all zero.  Every chunk read is validated (:data:`RAW_RULES`):
+numbers, finite, pT >= 0, labels 0 or 1.
 
 >>> import numpy as np, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "raw.h5")
@@ -31,10 +32,13 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from resad_tf.data.formats import LABEL, V2_COLUMNS, unreadable
 from resad_tf.errors import InputError
+from resad_tf.validation import check_columns, check_numeric, rule
 
 KEY = "df"
 GEV_PER_TEV = 1000.0
+RAW_RULES = {"pT": rule(ge=0, what="a particle's transverse momentum"), "label": LABEL}
 
 
 def _storer_shape(path) -> tuple[int, int]:
@@ -45,7 +49,7 @@ def _storer_shape(path) -> tuple[int, int]:
     try:
         store = pd.HDFStore(path, mode="r")
     except Exception as exc:  # pandas/tables raise many types for non-HDF5 input
-        raise InputError(f"{path}: not a readable pandas HDF5 file ({exc})") from exc
+        raise unreadable(path, exc) from None
     try:
         storer = store.get_storer(KEY) if f"/{KEY}" in store.keys() else None
         if storer is None:
@@ -55,10 +59,18 @@ def _storer_shape(path) -> tuple[int, int]:
             )
         if getattr(storer, "is_table", False):
             n_rows, n_cols = int(storer.nrows), int(storer.ncols)
+            names = storer.non_index_axes[0][1] if storer.non_index_axes else []
         else:
             n_rows, n_cols = (int(s) for s in storer.shape)
+            names = storer.group.axis0[:] if "axis0" in storer.group else []
     finally:
         store.close()
+    names = {n.decode() if isinstance(n, bytes) else str(n) for n in names}
+    if set(V2_COLUMNS[:-1]) <= names:
+        raise InputError(f"{path}: holds jet features (the LHCO v2 layout), not raw constituents; give it to the "
+                         "feature-based methods as --data (bin/cwola, bin/salad, ...)")
+    if n_rows == 0:
+        raise InputError(f"{path}: contains no events")
     if n_cols < 3 or n_cols % 3 == 2:
         raise InputError(
             f"{path}: {n_cols} columns; a raw LHCO file has 3 x n_particles columns "
@@ -84,9 +96,13 @@ def read_raw(path, start: int = 0, stop: int | None = None):
         raise InputError(f"{path}: bad event range start={start}, stop={stop} (file has {n_rows})")
     values = _read_values(path, start, stop)
     has_label = n_cols % 3 == 1
-    values[:, 0 : n_cols - has_label : 3] *= 1.0 / GEV_PER_TEV
     particles = values[:, : n_cols - has_label].reshape(len(values), -1, 3)
-    labels = values[:, -1].astype(np.int8) if has_label else None
+    check_columns(particles.reshape(-1, 3), ("pT", "eta", "phi"), RAW_RULES, f"{path}", unit="particles")
+    particles[:, :, 0] *= 1.0 / GEV_PER_TEV
+    labels = None
+    if has_label:
+        check_columns(values[:, -1:], ("label",), RAW_RULES, f"{path}")
+        labels = values[:, -1].astype(np.int8)
     return particles, labels
 
 
@@ -105,9 +121,12 @@ def _read_values(path, start: int, stop: int) -> np.ndarray:
             and storer.nblocks == 1
             and np.array_equal(group.block0_items[:], group.axis0[:])
             and getattr(group.block0_values.attrs, "transposed", False)  # stored (rows, columns)
+            and np.dtype(getattr(group.block0_values, "dtype", object)).kind == "f"
         ):
             return np.asarray(group.block0_values[start:stop], dtype=np.float64)
-        return np.array(store.select(KEY, start=start, stop=stop).to_numpy(), dtype=np.float64)
+        frame = store.select(KEY, start=start, stop=stop)
+        check_numeric(frame.dtypes.to_dict(), os.fspath(path))
+        return np.array(frame.to_numpy(), dtype=np.float64)
 
 
 def iter_raw_chunks(

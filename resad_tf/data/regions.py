@@ -20,6 +20,21 @@ import numpy as np
 
 from resad_tf.data.events import Events
 from resad_tf.errors import InputError
+from resad_tf.validation import check_class_counts
+
+#: the fewest events of a sample that a method splits into training and validation
+#: (the flows' densities refuse fewer; stratified splits and the k-fold need several per class)
+MIN_EVENTS = 10
+
+_HELD_OUT = "(or use labelled data so that one can be held out)"
+#: the samples a method may need besides the SR data (``Method.needs``, plus "sidebands" for
+#: ``Method.uses_sidebands``): what each is, and how the user provides it
+NEEDS = {
+    "sidebands": ("sideband data", "choose a signal region with data on either side"),
+    "reference": ("a pure-background SR sample", f"pass --background=PATH {_HELD_OUT}"),
+    "signal": ("a pure-signal SR sample", f"pass --signal=PATH {_HELD_OUT}"),
+    "simulation": ("a simulated sample", "pass --simulation=PATH"),
+}
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,22 @@ class Regions:
                 f"the signal region {self.window.lo},{self.window.hi} TeV"
             )
         return sb
+
+    def check_needs(self, needs, method: str = "this method") -> "Regions":
+        """Raise an InputError unless every sample in ``needs`` is there with >= :data:`MIN_EVENTS` events.
+
+        ``needs``: keys of :data:`NEEDS`: a method's ``needs`` plus "sidebands" for a
+        method that learns from the data outside the SR (``uses_sidebands``).
+        """
+        for need in sorted(needs):
+            what, fix = NEEDS[need]
+            sample = self.require_sidebands(method) if need == "sidebands" else getattr(self, need)
+            if sample is None:
+                raise InputError(f"{method} needs {what}: {fix}")
+            if len(sample) < MIN_EVENTS:
+                raise InputError(f"{method} needs {what} of at least {MIN_EVENTS} events, but {sample.source} "
+                                 f"gives {len(sample)}: {fix}")
+        return self
 
     @property
     def sb_low(self) -> Events:
@@ -230,7 +261,7 @@ def make_regions(
             data, sig_out = inject(Events.concat([bkg_data, sig]), n_sig, rng)
         data = data.shuffle(rng)
         test_pool = None if test is not None else (bkg_out, sig_out)
-    data.check_finite()
+    data.check_values()
     if test is None and test_pool is not None:
         bkg_out, sig_out = (e.select(window.sr(e.mjj)) for e in test_pool)
         bkg_test, bkg_ref = _split_fraction(bkg_out, 0.5, rng)
@@ -243,6 +274,17 @@ def make_regions(
         test.require_labels("in the evaluation set (--test)")
         if len(test) == 0:
             raise InputError(f"the evaluation set {test.source} has no event in the signal region")
+    n_sr = int(window.sr(data.mjj).sum())
+    if n_sr < MIN_EVENTS:
+        raise InputError(
+            f"{data.source}: the signal region {window.lo},{window.hi} TeV holds {n_sr} data events, but at "
+            f"least {MIN_EVENTS} are needed to train and validate on; use a larger file or a wider --sr"
+        )
+    if test is not None:
+        check_class_counts(test.label, 1, f"the evaluation set ({test.source}, signal region)",
+                           {0: "background", 1: "signal"},
+                           fix="inject fewer signal events than the file holds (--n_sig) or pass a labelled "
+                               "--test with both classes")
     if reference is not None:
         reference = reference.select(window.sr(reference.mjj))
     if signal is not None:

@@ -27,12 +27,13 @@ from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 @dataclasses.dataclass(frozen=True)
 class ANODEConfig(FlowOptions):
-    weight_decay: float = option(1e-4, "decoupled weight decay of the flow optimizer (enhanced ANODE)")
+    weight_decay: float = option(1e-4, "decoupled weight decay of the flow optimizer (enhanced ANODE)", ge=0)
 
 
 class ANODE(Method):
     name = "anode"
     Config = ANODEConfig
+    uses_sidebands = True
 
     def _fit(self, regions: Regions) -> None:
         sb = regions.require_sidebands("ANODE")

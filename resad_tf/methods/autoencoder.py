@@ -28,7 +28,7 @@ import pathlib
 import numpy as np
 
 from resad_tf.component import load_part, save_part
-from resad_tf.config import option
+from resad_tf.config import Options, option
 from resad_tf.data import Events, Regions, StandardScaler
 from resad_tf.errors import InputError
 from resad_tf.methods.base import Method
@@ -48,21 +48,16 @@ def training_sample(regions: Regions, train_on: str, method: str) -> Events:
 
 
 @dataclasses.dataclass(frozen=True)
-class AutoencoderConfig:
-    train_on: str = option("sb", "training sample: sb (sideband data), sr (signal-region data), data (all)")
-    latent_dim: int = option(1, "latent dimension (small: the AE must not learn the identity)")
-    hidden: tuple[int, ...] = option((32, 32), "encoder hidden layer sizes (the decoder mirrors them)")
-    epochs: int = option(100, "maximum epochs")
-    batch_size: int = option(256, "batch size")
-    learning_rate: float = option(1e-3, "Adam learning rate")
-    patience: int = option(10, "early-stopping patience in epochs")
-    val_fraction: float = option(0.2, "fraction of the training sample used for validation")
-
-    def __post_init__(self):
-        if self.train_on not in TRAIN_ON:
-            raise InputError(f"--train_on={self.train_on!r}: choose one of {TRAIN_ON}")
-        if not 0 < self.val_fraction < 1:
-            raise InputError(f"--val_fraction must be in (0, 1), got {self.val_fraction}")
+class AutoencoderConfig(Options):
+    train_on: str = option("sb", "training sample: sb (sideband data), sr (signal-region data), data (all)",
+                           choices=TRAIN_ON)
+    latent_dim: int = option(1, "latent dimension (small: the AE must not learn the identity)", ge=1)
+    hidden: tuple[int, ...] = option((32, 32), "encoder hidden layer sizes (the decoder mirrors them)", ge=1)
+    epochs: int = option(100, "maximum epochs", ge=1)
+    batch_size: int = option(256, "batch size", ge=1)
+    learning_rate: float = option(1e-3, "Adam learning rate", gt=0)
+    patience: int = option(10, "early-stopping patience in epochs", ge=0)
+    val_fraction: float = option(0.2, "fraction of the training sample used for validation", gt=0, lt=1)
 
 
 class _ReconstructionMethod(Method):
@@ -149,18 +144,11 @@ VAE_SCORES = ("elbo", "reconstruction", "kl")
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig(AutoencoderConfig):
-    latent_dim: int = option(2, "latent dimension")
-    beta: float = option(1.0, "weight of the KL term in the training loss (beta-VAE)")
+    latent_dim: int = option(2, "latent dimension", ge=1)
+    beta: float = option(1.0, "weight of the KL term in the training loss (beta-VAE)", ge=0)
     vae_score: str = option("elbo", "score: elbo (negative ELBO), reconstruction (its reconstruction "
-                            "term) or kl (its KL term)")
-    n_samples: int = option(8, "latent samples per event for the ELBO estimate")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.vae_score not in VAE_SCORES:
-            raise InputError(f"--vae_score={self.vae_score!r}: choose one of {VAE_SCORES}")
-        if self.n_samples < 1 or self.beta < 0:
-            raise InputError(f"need --n_samples >= 1 and --beta >= 0, got {self.n_samples}, {self.beta}")
+                            "term) or kl (its KL term)", choices=VAE_SCORES)
+    n_samples: int = option(8, "latent samples per event for the ELBO estimate", ge=1)
 
 
 class VAE(_ReconstructionMethod):

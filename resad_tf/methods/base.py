@@ -1,15 +1,17 @@
 """The interface every anomaly-detection method implements.
 
-A method is configured by a frozen ``Config`` dataclass (whose fields become
-the script's flags and land in metrics.json), fitted on :class:`Regions`, and
-scores events: higher = more signal-like.  Methods never read files, parse
-flags or write results themselves; :mod:`resad_tf.pipeline` does that.
+A method is configured by a frozen ``Config`` dataclass (an
+:class:`~resad_tf.config.Options`, whose fields become the script's flags and
+land in metrics.json), fitted on :class:`Regions`, and scores events: higher =
+more signal-like.  Methods never read files, parse flags or write results
+themselves; :mod:`resad_tf.pipeline` does that.
 
 A method is a :class:`~resad_tf.component.Component`: :meth:`Method.fit`
-checks the regions and records the features and window, then calls the
-subclass's ``_fit``; :meth:`Method.score` refuses an unfitted method or events
-with other features, then calls ``_score``.  Subclasses implement ``_fit``,
-``_score`` and the two state hooks (``_save_state`` / ``_load_state``).
+checks the regions (the samples the method needs, :meth:`Regions.check_needs`),
+records the features and window, then calls the subclass's ``_fit``;
+:meth:`Method.score` refuses an unfitted method or events with other features,
+then calls ``_score``.  Subclasses implement ``_fit``, ``_score`` and the two
+state hooks (``_save_state`` / ``_load_state``).
 """
 
 from __future__ import annotations
@@ -20,21 +22,13 @@ from typing import ClassVar
 import numpy as np
 
 from resad_tf.component import Component
-from resad_tf.config import from_dict
+from resad_tf.config import Options, from_dict
 from resad_tf.data import Events, Regions
 from resad_tf.errors import InputError
 
-#: what a method may need besides the data (``Method.needs``), and how to provide it
-NEEDS = {
-    "reference": "a pure-background SR sample: pass --background=PATH (or use labelled data so that one "
-                 "can be held out)",
-    "signal": "a pure-signal SR sample: pass --signal=PATH (or use labelled data so that one can be held out)",
-    "simulation": "a simulated sample: pass --simulation=PATH",
-}
-
 
 @dataclasses.dataclass(frozen=True)
-class NoConfig:
+class NoConfig(Options):
     pass
 
 
@@ -43,9 +37,11 @@ class Method(Component):
 
     name: ClassVar[str] = "method"
     Config: ClassVar[type] = NoConfig
-    #: what the method needs besides the data: "reference" (pure-background SR sample),
-    #: "simulation" (a simulated sample) or "signal" (a pure-signal SR sample); see NEEDS
+    #: the samples the method needs besides the data, checked when it is fitted (Regions.check_needs):
+    #: "reference" (pure-background SR sample), "signal" (pure-signal SR sample), "simulation"
     needs: ClassVar[frozenset] = frozenset()
+    #: whether the method learns from the data outside the signal region (checked likewise)
+    uses_sidebands: ClassVar[bool] = False
 
     def __init__(self, config=None, *, seed: int = 0, verbose: bool = True):
         self.config = config if config is not None else self.Config()
@@ -63,9 +59,7 @@ class Method(Component):
         """Train on ``regions`` (the SR data, the sidebands and whatever ``needs`` names)."""
         if not isinstance(regions, Regions):
             raise InputError(f"{self.name}.fit takes Regions (resad_tf.data.make_regions), got {type(regions).__name__}")
-        for need in sorted(self.needs):
-            if getattr(regions, need) is None:
-                raise InputError(f"{self.name} needs {NEEDS[need]}")
+        regions.check_needs(self.needs | ({"sidebands"} if self.uses_sidebands else set()), self.name)
         self.window_ = regions.window
         self._fit(regions)
         self.features_ = tuple(regions.features)

@@ -32,15 +32,16 @@ from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 @dataclasses.dataclass(frozen=True)
 class CATHODEConfig(FlowOptions, ClassifierOptions):
-    oversampling: int = option(4, "synthetic background events per SR data event")
+    oversampling: int = option(4, "synthetic background events per SR data event", ge=1)
     sample_checkpoints: bool = option(True, "draw the synthetic background from the mixture of the flow's "
                                       "n_checkpoints best epochs, as the paper does (False: the best epoch alone)")
-    n_best_epochs: int = option(10, "MLP: average the models of this many lowest-val-loss epochs")
+    n_best_epochs: int = option(10, "MLP: average the models of this many lowest-val-loss epochs", ge=1)
 
 
 class CATHODE(Method):
     name = "cathode"
     Config = CATHODEConfig
+    uses_sidebands = True
 
     def _fit(self, regions: Regions) -> None:
         from resad_tf.flows import MjjDensity

@@ -30,8 +30,9 @@ from resad_tf.models import kfold_predict, make_classifier
 @dataclasses.dataclass(frozen=True)
 class CWoLaConfig(ClassifierOptions):
     sideband_width: float = option(0.2, "width of each sideband next to the SR in TeV "
-                                   "(the shared --sb_width overrides it)")
-    k_folds: int = option(5, "k-fold cross-training: no data event is scored by a model that saw it")
+                                   "(the shared --sb_width overrides it)", gt=0)
+    k_folds: int = option(5, "k-fold cross-training: no data event is scored by a model that saw it "
+                          "(>= 3: a training, a validation and a scored fold)", ge=3)
 
 
 def sidebands(mjj: np.ndarray, window: Window, gap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +83,7 @@ def cwola_labels(mjj: np.ndarray, window: Window, weight: np.ndarray | None = No
 class CWoLa(Method):
     name = "cwola"
     Config = CWoLaConfig
+    uses_sidebands = True
 
     def _fit(self, regions: Regions) -> None:
         cfg = self.config

@@ -20,33 +20,29 @@ import pathlib
 import numpy as np
 
 from resad_tf.component import Component, load_part, save_part
-from resad_tf.config import option, project
+from resad_tf.config import Options, option, project
 from resad_tf.data import Events, LogitScaler, MassScaler
 from resad_tf.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
-class FlowOptions:
-    transform: str = option("affine", "flow transform: affine (MAF) or rqs (rational-quadratic spline)")
-    n_blocks: int = option(15, "MADE blocks of the flow")
-    flow_hidden: tuple[int, ...] = option((128,), "MADE hidden layer sizes")
-    n_bins: int = option(8, "spline bins (rqs only)")
+class FlowOptions(Options):
+    transform: str = option("affine", "flow transform: affine (MAF) or rqs (rational-quadratic spline)",
+                            choices=("affine", "rqs"))
+    n_blocks: int = option(15, "MADE blocks of the flow", ge=1)
+    flow_hidden: tuple[int, ...] = option((128,), "MADE hidden layer sizes", ge=1)
+    n_bins: int = option(8, "spline bins (rqs only)", ge=1)
     batch_norm: bool = option(False, "batch-normalization bijectors between the blocks")
-    flow_epochs: int = option(100, "flow training epochs")
-    flow_batch_size: int = option(256, "flow batch size")
-    flow_learning_rate: float = option(1e-4, "flow Adam learning rate")
-    weight_decay: float = option(0.0, "decoupled weight decay of the flow optimizer")
-    flow_patience: int = option(0, "early stopping after this many epochs without improvement (0: off)")
-    n_checkpoints: int = option(10, "average the densities of this many best epochs (log-sum-exp)")
-    flow_val_fraction: float = option(0.2, "fraction of the flow's training sample used for validation")
+    flow_epochs: int = option(100, "flow training epochs", ge=1)
+    flow_batch_size: int = option(256, "flow batch size", ge=1)
+    flow_learning_rate: float = option(1e-4, "flow Adam learning rate", gt=0)
+    weight_decay: float = option(0.0, "decoupled weight decay of the flow optimizer", ge=0)
+    flow_patience: int = option(0, "early stopping after this many epochs without improvement (0: off)", ge=0)
+    n_checkpoints: int = option(10, "average the densities of this many best epochs (log-sum-exp)", ge=1)
+    flow_val_fraction: float = option(0.2, "fraction of the flow's training sample used for validation",
+                                      gt=0, lt=1)
     flow_jit: bool = option(False, "XLA-compile the flow training step (faster for large flows and batches, "
                             "after seconds of compilation; docs/performance.md)")
-
-    def __post_init__(self):
-        if self.transform not in ("affine", "rqs"):
-            raise InputError(f"--transform={self.transform}: use 'affine' or 'rqs'")
-        if self.n_checkpoints < 1:
-            raise InputError(f"--n_checkpoints must be >= 1, got {self.n_checkpoints}")
 
 
 class ConditionalDensity(Component):

@@ -29,26 +29,19 @@ import tensorflow as tf
 from resad_tf.component import load_part, save_part
 from resad_tf.config import option
 from resad_tf.data import Events, Regions
-from resad_tf.errors import InputError
 from resad_tf.methods.base import Method
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 
 @dataclasses.dataclass(frozen=True)
 class RANODEConfig(FlowOptions):
-    signal_fraction: float = option(0.0, "fixed signal fraction w in the SR; 0 learns it from the data")
-    w_init: float = option(0.01, "starting value of a learned signal fraction")
-    signal_transform: str = option("rqs", "signal flow transform: rqs or affine")
-    signal_blocks: int = option(4, "MADE blocks of the signal flow")
-    signal_hidden: tuple[int, ...] = option((64,), "MADE hidden layers of the signal flow")
-    signal_learning_rate: float = option(1e-3, "learning rate of the signal flow")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0 <= self.signal_fraction < 1:
-            raise InputError(f"--signal_fraction must be in [0, 1), got {self.signal_fraction}")
-        if not 0 < self.w_init < 1:
-            raise InputError(f"--w_init must be in (0, 1), got {self.w_init}")
+    signal_fraction: float = option(0.0, "fixed signal fraction w in the SR; 0 learns it from the data",
+                                    ge=0, lt=1)
+    w_init: float = option(0.01, "starting value of a learned signal fraction", gt=0, lt=1)
+    signal_transform: str = option("rqs", "signal flow transform: rqs or affine", choices=("rqs", "affine"))
+    signal_blocks: int = option(4, "MADE blocks of the signal flow", ge=1)
+    signal_hidden: tuple[int, ...] = option((64,), "MADE hidden layers of the signal flow", ge=1)
+    signal_learning_rate: float = option(1e-3, "learning rate of the signal flow", gt=0)
 
 
 class SignalMixture(tf.Module):
@@ -91,6 +84,7 @@ class SignalMixture(tf.Module):
 class RANODE(Method):
     name = "ranode"
     Config = RANODEConfig
+    uses_sidebands = True
 
     def _fit(self, regions: Regions) -> None:
         sb = regions.require_sidebands("R-ANODE")

@@ -35,48 +35,31 @@ from resad_tf.models import KINDS
 @dataclasses.dataclass(frozen=True)
 class SaladConfig(ClassifierOptions):
     # sized for a laptop CPU; configs/salad.flags has the literature's batch 128 x 100 epochs
-    batch_size: int = option(1024, "MLP batch size")
-    epochs: int = option(30, "MLP maximum epochs")
-    n_best_epochs: int = option(5, "MLP: average the models of this many lowest-val-loss epochs")
+    batch_size: int = option(1024, "MLP batch size", ge=1)
+    epochs: int = option(30, "MLP maximum epochs", ge=1)
+    n_best_epochs: int = option(5, "MLP: average the models of this many lowest-val-loss epochs", ge=1)
     reweight: bool = option(True, "reweight the simulation with DCTR (False: the un-reweighted ablation)")
-    max_weight: float = option(20.0, "clip the DCTR weights at this value")
-    closure_fraction: float = option(0.2, "fraction of the sideband events held out to check the weights' closure")
+    max_weight: float = option(20.0, "clip the DCTR weights at this value", gt=0)
+    closure_fraction: float = option(0.2, "fraction of the sideband events held out to check the weights' closure",
+                                     gt=0, lt=1)
     dctr_simulation_ratio: float = option(
         1.0, "DCTR trains on at most this many sideband simulation events per sideband data event (a random "
-        "subset, for speed); 0: all of them (see docs/results.md for what that changes)")
+        "subset, for speed); 0: all of them (see docs/results.md for what that changes)", ge=0)
     dctr_sr_buffer: float = option(
         0.0, "TeV: the DCTR does not train on sideband events closer than this to the SR, where a resonance's "
-        "m_jj tail leaks signal that the DCTR could learn as mis-modelling and carry into the SR")
+        "m_jj tail leaks signal that the DCTR could learn as mis-modelling and carry into the SR", ge=0)
     dctr_n_runs: int = option(
         0, "DCTR: average this many independently trained classifiers (0: --n_runs); an ensemble smooths the "
-        "weights, whose noise the signal-region classifier would otherwise learn")
+        "weights, whose noise the signal-region classifier would otherwise learn", ge=0)
     dctr_iterations: int = option(
         1, "DCTR: refine the weights in this many steps, each a classifier trained on the data against the "
-        "simulation weighted by the earlier steps (one DCTR training per step)")
-    dctr_batch_size: int = option(0, "DCTR MLP batch size (0: --batch_size)")
-    dctr_epochs: int = option(0, "DCTR MLP maximum epochs (0: --epochs)")
-    dctr_learning_rate: float = option(0.0, "DCTR MLP learning rate (0: --learning_rate)")
+        "simulation weighted by the earlier steps (one DCTR training per step)", ge=1)
+    dctr_batch_size: int = option(0, "DCTR MLP batch size (0: --batch_size)", ge=0)
+    dctr_epochs: int = option(0, "DCTR MLP maximum epochs (0: --epochs)", ge=0)
+    dctr_learning_rate: float = option(0.0, "DCTR MLP learning rate (0: --learning_rate)", ge=0)
     dctr_classifier: str = option(
         "", "DCTR classifier: '' (the same kind and settings as the signal-region classifier), mlp, hgb or xgb "
-        "(the tree ensembles use --n_estimators and --max_iter)")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.dctr_classifier and self.dctr_classifier not in KINDS:
-            raise InputError(f"unknown dctr_classifier '{self.dctr_classifier}'; choose one of {KINDS} "
-                             "or '' (the same as --classifier)")
-        if self.dctr_n_runs < 0:
-            raise InputError(f"dctr_n_runs must be >= 0 (0: the same as n_runs), got {self.dctr_n_runs}")
-        for name in ("dctr_batch_size", "dctr_epochs", "dctr_learning_rate"):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be >= 0 (0: the signal-region classifier's value), "
-                                 f"got {getattr(self, name)}")
-        if self.dctr_iterations < 1:
-            raise InputError(f"dctr_iterations must be >= 1, got {self.dctr_iterations}")
-        if self.dctr_sr_buffer < 0:
-            raise InputError(f"dctr_sr_buffer must be >= 0 TeV, got {self.dctr_sr_buffer}")
-        if self.dctr_simulation_ratio < 0:
-            raise InputError(f"dctr_simulation_ratio must be >= 0, got {self.dctr_simulation_ratio}")
+        "(the tree ensembles use --n_estimators and --max_iter)", choices=("",) + tuple(KINDS))
 
 
 def closure(target: Events, source: Events, weight: np.ndarray | None, bins: int = 20) -> dict:
@@ -100,6 +83,7 @@ class Salad(Method):
     name = "salad"
     Config = SaladConfig
     needs = frozenset({"simulation"})
+    uses_sidebands = True
 
     def _fit(self, regions: Regions) -> None:
         self.reweight(regions)

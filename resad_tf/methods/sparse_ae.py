@@ -46,7 +46,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from resad_tf.component import load_part, save_part
-from resad_tf.config import option
+from resad_tf.config import Options, option
 from resad_tf.data import Events, Regions
 from resad_tf.errors import InputError
 from resad_tf.methods.autoencoder import TRAIN_ON, training_sample
@@ -146,35 +146,33 @@ def normalized_pixels(images: SparseImageBatch) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- method
 @dataclasses.dataclass(frozen=True)
-class SparseAEConfig:
+class SparseAEConfig(Options):
     score: str = option("xgb", "score: xgb (bottleneck features -> weakly supervised XGBoost) or "
-                        "reconstruction (mean squared error over the active pixels)")
+                        "reconstruction (mean squared error over the active pixels)", choices=SCORES)
     xgb_background: str = option("sidebands", "XGBoost background estimate: sidebands (CWoLa-like) or "
-                             "reference (the pure-background SR sample, idealized)")
+                                 "reference (the pure-background SR sample, idealized)", choices=BACKGROUNDS)
     sideband_width: float = option(0.2, "width of each sideband in TeV for xgb_background=sidebands "
-                                   "(the shared --sb_width overrides it)")
-    train_on: str = option("sb", "autoencoder training sample: sb, sr or data")
-    npix: int = option(20, "image pixels per side (divisible by 2^len(filters))")
-    filters: tuple[int, ...] = option((16, 32), "channels per encoder level (one stride-2 halving each)")
-    latent_dim: int = option(128, "bottleneck size per jet")
-    epochs: int = option(20, "maximum autoencoder epochs")
-    batch_size: int = option(128, "events per batch (two jet images each)")
-    learning_rate: float = option(1e-3, "Adam learning rate")
-    patience: int = option(3, "early-stopping patience in epochs")
-    val_fraction: float = option(0.2, "fraction of the training events used for validation")
-    n_estimators: int = option(10, "XGBoost ensemble members")
-    max_iter: int = option(200, "XGBoost boosting rounds per member")
+                                   "(the shared --sb_width overrides it)", gt=0)
+    train_on: str = option("sb", "autoencoder training sample: sb, sr or data", choices=TRAIN_ON)
+    npix: int = option(20, "image pixels per side (divisible by 2^len(filters))", ge=1)
+    filters: tuple[int, ...] = option((16, 32), "channels per encoder level (one stride-2 halving each)", ge=1)
+    latent_dim: int = option(128, "bottleneck size per jet", ge=1)
+    epochs: int = option(20, "maximum autoencoder epochs", ge=1)
+    batch_size: int = option(128, "events per batch (two jet images each)", ge=1)
+    learning_rate: float = option(1e-3, "Adam learning rate", gt=0)
+    patience: int = option(3, "early-stopping patience in epochs", ge=0)
+    val_fraction: float = option(0.2, "fraction of the training events used for validation", gt=0, lt=1)
+    n_estimators: int = option(10, "XGBoost ensemble members", ge=1)
+    max_iter: int = option(200, "XGBoost boosting rounds per member", ge=1)
     max_events: int = option(20_000, "bin/sparse_ae: at most this many constituent events are generated "
-                             "per class (toy) or read (raw file)")
+                             "per class (toy) or read (raw file)", ge=1)
 
     def __post_init__(self):
-        for name, value, allowed in (("score", self.score, SCORES), ("train_on", self.train_on, TRAIN_ON),
-                                     ("xgb_background", self.xgb_background, BACKGROUNDS)):
-            if value not in allowed:
-                raise InputError(f"--{name}={value!r}: choose one of {allowed}")
-        if not 0 < self.val_fraction < 1 or self.max_events < 1:
-            raise InputError(f"need 0 < --val_fraction < 1 and --max_events >= 1, got "
-                             f"{self.val_fraction}, {self.max_events}")
+        super().__post_init__()
+        levels = len(self.filters)
+        if levels < 1 or self.npix % 2**levels:
+            raise InputError(f"--npix={self.npix} with --filters={','.join(map(str, self.filters))}: need at least "
+                             f"one filter level and npix divisible by 2^{levels} = {2**levels}")
 
 
 class SparseAE(Method):

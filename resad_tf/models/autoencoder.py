@@ -156,9 +156,9 @@ def fit_autoencoder(model: keras.Model, x, *, epochs: int = 50, batch_size: int 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=gaussian_nll if isinstance(model, VAE) else "mse")
     stop = keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-    history = model.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs,
-                        batch_size=batch_size, callbacks=[stop], verbose=2 if verbose else 0)
-    if not np.isfinite(history.history["val_loss"]).any():
+    history = model.fit(x_train, x_train, validation_data=(x_val, x_val), epochs=epochs, batch_size=batch_size,
+                        callbacks=[stop, keras.callbacks.TerminateOnNaN()], verbose=2 if verbose else 0)
+    if not np.isfinite(history.history.get("val_loss", [np.nan])).any():
         raise TrainingDiverged(f"{type(model).__name__} training diverged: the validation loss was NaN/inf in "
                                f"every epoch (learning_rate={learning_rate}); try a smaller learning_rate and "
                                "check that the features are finite and standardized")

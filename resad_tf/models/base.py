@@ -31,6 +31,7 @@ from sklearn.model_selection import train_test_split
 from resad_tf.component import Component
 from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path  # noqa: F401  (re-exported: the kinds write through it)
+from resad_tf.validation import check_class_counts
 
 KINDS = ("mlp", "hgb", "xgb")
 
@@ -130,6 +131,12 @@ def validation_data(x, y, w, x_val, y_val, weight_val, fraction: float, seed):
             raise InputError("y_val/weight_val given without x_val")
         if not 0 < fraction < 1:
             raise InputError(f"validation_fraction must be in (0, 1), got {fraction}")
+        what = f"the classifier's validation split (val_fraction={fraction:g})"
+        check_class_counts(y, 2, what)
+        n_val = int(np.ceil(fraction * len(y)))
+        if min(n_val, len(y) - n_val) < 2:
+            raise InputError(f"{what} of {len(y)} events leaves {n_val} for validation and {len(y) - n_val} for "
+                             "training, but each needs at least 2 (one per class); use more events")
         x, x_val, y, y_val, w, weight_val = train_test_split(
             x, y, w, test_size=fraction, random_state=_int_seed(seed), stratify=y
         )

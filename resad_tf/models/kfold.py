@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from resad_tf.errors import InputError
 from resad_tf.models.base import Classifier, _int_seed, check_training_data
+from resad_tf.validation import check_class_counts
 
 
 class KFoldScores(NamedTuple):
@@ -47,7 +48,8 @@ def make_folds(n: int, k: int, seed, y=None, groups=None) -> np.ndarray:
     """The fold (0 .. k-1) of each of ``n`` events, drawn with ``seed``.
 
     Without ``y``: a random permutation dealt round-robin (fold sizes differ by
-    at most one).  With ``y`` (labels): stratified by label
+    at most one).  With ``y`` (labels 0/1, at least ``k`` events of each, or an
+    InputError says how many are needed): stratified by label
     (scikit-learn's StratifiedKFold, shuffled); with ``groups`` as well (one id
     per event) all events of a group fall into the same fold, e.g. copies or
     oversampled versions of one event.
@@ -59,6 +61,7 @@ def make_folds(n: int, k: int, seed, y=None, groups=None) -> np.ndarray:
         if groups is not None:
             raise InputError("groups need labels y (folds are stratified by label)")
         return np.random.default_rng(seed).permutation(n) % k
+    check_class_counts(y, k, f"stratified k-fold with k={k} folds")
     if groups is None:
         splits = StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(n), y)
     else:
@@ -114,8 +117,6 @@ def kfold_predict(
     if int(k) < 3:
         raise InputError(f"k must be >= 3 (a training, a validation and a scored fold), got {k}")
     k = int(k)
-    if min(np.sum(y == 0), np.sum(y == 1)) < k:
-        raise InputError(f"k={k} folds need at least {k} events of each class")
     fold = make_folds(len(x), k, seed, y=y, groups=groups)
     models = []
 
@@ -126,4 +127,3 @@ def kfold_predict(
 
     scores = cross_fit(fit_score, fold, validation=True, verbose=verbose)
     return KFoldScores(scores, fold, models)
-

@@ -9,8 +9,9 @@ features" layout: pandas HDF5, key ``df``, columns::
 
 in GeV, j1 = leading-pT jet, ``label`` only when the raw file has labels (R&D
 file; the black boxes have none).  Row i is raw event i: an event with fewer
-than two jets keeps its row, with every column of the missing jet(s) 0 (so
-mjj = 0 and it falls outside any signal region).
+than two jets keeps its row, with every column of the missing jet(s) 0 (one
+jet: mjj is that jet's mass, below any signal region; no jet: mjj = 0, which
+the loaders refuse as unphysical, so drop such rows before use).
 
 The raw file is streamed chunk by chunk, in parallel over ``workers``
 processes (each reads its own rows).  Each finished chunk is written
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 
 from resad_tf.data.raw import GEV_PER_TEV, atomic_to_hdf, n_raw_events, read_raw
 from resad_tf.errors import InputError
+from resad_tf.outputs import check_output_file
 from resad_tf.physics.clustering import cluster_jets
 from resad_tf.physics.nsubjettiness import nsubjettiness
 
@@ -95,38 +97,53 @@ def prepare_lhco(
     (otherwise they are removed once the output is written).
     """
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
+    if chunksize < 1 or workers < 1 or start < 0:
+        raise InputError(f"need chunksize >= 1, workers >= 1 and start >= 0; got chunksize={chunksize}, "
+                         f"workers={workers}, start={start}")
     n_total = n_raw_events(input_path)
     stop = n_total if stop is None else min(int(stop), n_total)
-    if chunksize < 1 or workers < 1 or not 0 <= start < stop:
-        raise InputError(
-            f"need chunksize >= 1, workers >= 1 and 0 <= start < stop <= {n_total} events; "
-            f"got chunksize={chunksize}, workers={workers}, start={start}, stop={stop}"
-        )
+    if not start < stop:
+        raise InputError(f"--start={start} is not below --stop={stop} ({input_path} has {n_total} events)")
+    check_output_file(output_path, flag="--output")
+    if os.path.abspath(output_path) == os.path.abspath(input_path):
+        raise InputError(f"--output={output_path}: is the input file; choose another name")
     out_dir, out_name = os.path.split(os.path.abspath(output_path))
     if not os.path.isdir(out_dir):
         raise InputError(f"{output_path}: folder {out_dir} does not exist; create it first")
     parts_dir = os.path.join(out_dir, f".{out_name}.parts")
+    new_parts_dir = not os.path.isdir(parts_dir)
     os.makedirs(parts_dir, exist_ok=True)
     chunks = [(lo, min(lo + chunksize, stop)) for lo in range(start, stop, chunksize)]
     parts = [os.path.join(parts_dir, f"chunk_{lo:09d}-{hi:09d}.h5") for lo, hi in chunks]
     todo = [(lo, hi, p) for (lo, hi), p in zip(chunks, parts) if not os.path.exists(p)]
-
-    progress = tqdm(total=stop - start, unit="ev", desc="prepare_lhco", disable=quiet)
-    progress.update(sum(hi - lo for lo, hi in chunks) - sum(hi - lo for lo, hi, _ in todo))
-    if workers == 1:
-        for lo, hi, part in todo:
-            progress.update(_process_chunk(input_path, lo, hi, part))
-    else:
-        # spawn: workers must not inherit TensorFlow/OpenMP threads from the parent
-        context = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_process_chunk, input_path, lo, hi, p) for lo, hi, p in todo]
-            for future in cf.as_completed(futures):
-                progress.update(future.result())
-    progress.close()
+    try:
+        _compute(input_path, todo, chunks, start, stop, workers, quiet)
+    except InputError:  # bad values in the raw file: resuming would not help, leave nothing behind
+        if new_parts_dir:
+            shutil.rmtree(parts_dir, ignore_errors=True)
+        raise
 
     frame = pd.concat([pd.read_hdf(p, "df") for p in parts])
     atomic_to_hdf(frame, output_path, format="fixed", complevel=5, complib="blosc")
     if not keep_parts:
         shutil.rmtree(parts_dir)
     return PrepareReport(output_path, len(frame), len(todo), len(chunks) - len(todo))
+
+
+def _compute(input_path, todo, chunks, start, stop, workers, quiet) -> None:
+    """Compute the parts still to do, in this process or over ``workers`` processes."""
+    progress = tqdm(total=stop - start, unit="ev", desc="prepare_lhco", disable=quiet)
+    progress.update(sum(hi - lo for lo, hi in chunks) - sum(hi - lo for lo, hi, _ in todo))
+    try:
+        if workers == 1:
+            for lo, hi, part in todo:
+                progress.update(_process_chunk(input_path, lo, hi, part))
+            return
+        # spawn: workers must not inherit TensorFlow/OpenMP threads from the parent
+        context = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_process_chunk, input_path, lo, hi, p) for lo, hi, p in todo]
+            for future in cf.as_completed(futures):
+                progress.update(future.result())
+    finally:
+        progress.close()

@@ -49,7 +49,9 @@ def test_write_read_roundtrip(tmp_path):
         (lambda df: df.assign(extra=1.0), "unexpected columns ['extra']"),
         (lambda df: df.assign(mj1=np.where(np.arange(len(df)) == 3, np.nan, df.mj1)), "'mj1' has 1 NaN/inf"),
         (lambda df: df.assign(pxj2=np.inf), "'pxj2' has"),
-        (lambda df: df.assign(label=2.0), "only 0 (background) and 1 (signal)"),
+        (lambda df: df.assign(label=2.0), "'label' (the truth label: 0 background, 1 signal) must be one of 0, 1"),
+        (lambda df: df.assign(mj2=np.where(np.arange(len(df)) < 4, -30.0, df.mj2)), "'mj2'"),
+        (lambda df: df.assign(tau1j1=df.tau1j1.astype(str)), "'tau1j1' holds text"),
         (lambda df: df.iloc[:0], "contains no events"),
     ],
 )
@@ -59,6 +61,18 @@ def test_bad_v2_frames(tmp_path, mutate, message):
     with pytest.raises(InputError, match=str(path)) as err:
         data.load(path)
     assert message in str(err.value)
+
+
+def test_rounded_masses_of_massless_jets_are_accepted(tmp_path):
+    """The R&D file stores some massless jets as -2.2e-5 GeV (rounding of E^2 - p^2): not bad input."""
+    df = _frame()
+    df.loc[:3, "mj1"] = -2.2e-5
+    formats.write_v2(df, tmp_path / "f.h5")
+    assert len(data.load(tmp_path / "f.h5")) == 50
+    df.loc[:3, "mj1"] = -1.0  # a negative mass beyond rounding is refused
+    df.to_hdf(tmp_path / "g.h5", key="df")
+    with pytest.raises(InputError, match=r"'mj1' .* must be >= -0.01, but 4 of 50 events"):
+        data.load(tmp_path / "g.h5")
 
 
 def test_bad_files(tmp_path):
@@ -78,7 +92,7 @@ def test_bad_files(tmp_path):
         data.load(tmp_path / "a.npy")
     arr = np.ones((10, 6)); arr[2, 3] = np.nan
     np.save(tmp_path / "b.npy", arr)
-    with pytest.raises(InputError, match="'tau21_light' has NaN"):
+    with pytest.raises(InputError, match="'tau21_light' has 1 NaN/inf"):
         data.load(tmp_path / "b.npy")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no innerdata_"):

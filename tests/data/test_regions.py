@@ -39,6 +39,26 @@ def test_impossible_regions():
         make_regions(gap, Window(3.3, 3.7))
 
 
+def test_samples_too_small_to_split_are_refused():
+    """Fewer than MIN_EVENTS data events in the SR, a test set without signal, a method's missing samples."""
+    pool = _pool(n_bkg=40, n_sig=4)
+    with pytest.raises(InputError, match=r"the signal region 3.3,3.7 TeV holds \d data events, but at least 10"):
+        make_regions(pool, Window(3.3, 3.7), n_sig=None)
+    big = _pool()
+    with pytest.raises(InputError, match="evaluation set .* needs at least 1 event of each class, but class 1"):
+        make_regions(big, Window(3.3, 3.7), n_sig=big.n_signal)  # every signal event injected: none left to test
+    r = make_regions(big, Window(3.3, 3.7), n_sig=100)
+    assert r.check_needs({"sidebands", "reference", "signal"}, "m") is r
+    with pytest.raises(InputError, match="m needs a simulated sample: pass --simulation=PATH"):
+        r.check_needs({"simulation"}, "m")
+    sr_only = make_regions(big.select(Window(3.3, 3.7).sr(big.mjj)), Window(3.3, 3.7), n_sig=100)
+    with pytest.raises(InputError, match="m learns from the sidebands, but pool has no event outside"):
+        sr_only.check_needs({"sidebands"}, "m")
+    few = make_regions(big, Window(3.3, 3.7), n_sig=100, reference=big.background().select(np.arange(5)))
+    with pytest.raises(InputError, match="m needs a pure-background SR sample of at least 10 events, but pool gives"):
+        few.check_needs({"reference"}, "m")
+
+
 def test_injection_counts_and_leftover():
     pool = _pool()
     data, left = inject(pool, 300, seed=1)

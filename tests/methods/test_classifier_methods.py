@@ -75,11 +75,11 @@ def test_salad_dctr_with_a_tree_ensemble(toy_regions, tmp_path):
     np.testing.assert_allclose(np.minimum(np.prod(f / (1 - f), axis=0), cfg.max_weight),
                                salad.dctr_.weights(xm), rtol=1e-6)
     np.testing.assert_allclose(loaded.dctr_.weights(xm), salad.dctr_.weights(xm), rtol=1e-6)
-    with pytest.raises(InputError, match="unknown dctr_classifier 'bogus'"):
+    with pytest.raises(InputError, match="--dctr_classifier='bogus': choose one of"):
         SaladConfig(dctr_classifier="bogus")
-    with pytest.raises(InputError, match="dctr_n_runs must be >= 0"):
+    with pytest.raises(InputError, match="--dctr_n_runs=-1 is out of range: must be >= 0"):
         SaladConfig(dctr_n_runs=-1)
-    with pytest.raises(InputError, match="dctr_epochs must be >= 0"):
+    with pytest.raises(InputError, match="--dctr_epochs=-1 is out of range: must be >= 0"):
         SaladConfig(dctr_epochs=-1)
 
 
@@ -98,7 +98,7 @@ def test_salad_dctr_sr_buffer_keeps_the_signal_tail_out_of_the_dctr(toy_regions)
     assert n_fit == kept.sum() < len(sb)
     # the toy resonance's m_jj tail: most of the sidebands' signal sits within 0.2 TeV of the SR
     assert sb.n_signal > 0 and sb.select(kept).n_signal < 0.5 * sb.n_signal
-    with pytest.raises(InputError, match="dctr_sr_buffer must be >= 0 TeV"):
+    with pytest.raises(InputError, match="--dctr_sr_buffer=-0.1 is out of range: must be >= 0"):
         SaladConfig(dctr_sr_buffer=-0.1)
     with pytest.raises(InputError, match="leaves no sideband data"):
         Salad(SaladConfig(dctr_sr_buffer=20.0), seed=0, verbose=False).reweight(toy_regions)
@@ -144,7 +144,7 @@ def test_dctr_iterations_refine_an_underfitted_ratio():
     assert err[5] < 0.6 * err[1]
     with pytest.raises(ValueError, match="n_iterations must be >= 1"):
         DCTRReweighter(weak, n_iterations=0)
-    with pytest.raises(InputError, match="dctr_iterations must be >= 1"):
+    with pytest.raises(InputError, match="--dctr_iterations=0 is out of range: must be >= 1"):
         SaladConfig(dctr_iterations=0)
 
 

@@ -30,6 +30,18 @@ def test_factory_picks_by_flag():
         make_classifier("hgb", validation_fraction=1.5)
 
 
+def test_too_few_events_per_class_for_the_validation_split():
+    """sklearn's 'least populated class has only 1 member' becomes one line naming the class and the need."""
+    from resad_tf.models.base import validation_data
+
+    x, y, w = np.zeros((40, 2)), np.r_[np.zeros(39), 1].astype(np.int8), np.ones(40)
+    with pytest.raises(InputError, match=r"validation split \(val_fraction=0.2\) needs at least 2 events of each "
+                                         r"class, but class 1 has 1"):
+        validation_data(x, y, w, None, None, None, 0.2, seed=0)
+    y[:2] = 1  # 3 of class 1: enough
+    assert len(validation_data(x, y, w, None, None, None, 0.2, seed=0)[3]) == 8
+
+
 def test_balanced_weights_equalise_classes():
     y = np.array([0, 0, 0, 1, 1])
     w = balanced_weights(y, np.array([1.0, 2.0, 1.0, 3.0, 1.0]))
@@ -53,12 +65,13 @@ def test_bad_training_data_is_an_input_error(x, y, w, match):
         check_training_data(x, y, w)
 
 
-def test_predict_needs_fit_and_right_width():
+def test_predict_needs_fit_and_right_width(tmp_path):
     clf = make_classifier("hgb", n_estimators=1, max_iter=5)
     with pytest.raises(NotFittedError, match="TreeEnsembleClassifier is not fitted: call fit"):
         clf.predict(np.zeros((2, 2)))
     with pytest.raises(NotFittedError, match="before save"):
-        component.save(clf, "never-written")
+        component.save(clf, tmp_path / "never-written")
+    assert not (tmp_path / "never-written").exists()
     rng = np.random.default_rng(0)
     clf.fit(rng.normal(size=(100, 2)), np.tile([0, 1], 50))
     with pytest.raises(InputError, match="3 features but the classifier was trained on 2"):
