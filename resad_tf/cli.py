@@ -51,20 +51,28 @@ def _define(name, default, help, kind) -> None:
         flags.DEFINE_string(name, default, help)
 
 
-def define_flags(cls) -> list[str]:
-    """One absl flag per field of the option dataclass ``cls`` (help from its metadata); returns the names."""
+def define_flags(cls, only=None) -> list[str]:
+    """One absl flag per field of the option dataclass ``cls`` (help from its metadata), or per field
+    named in ``only``; returns the names."""
     names = []
     for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         _define(f.name, default, options.help_text(cls, f.name), options.kind(cls, f.name))
         names.append(f.name)
     return names
 
 
-def from_flags(cls):
-    """An instance of the option dataclass ``cls`` from the parsed flags (InputError if it refuses them)."""
-    values = {}
+def from_flags(cls, only=None, **fixed):
+    """An instance of the option dataclass ``cls`` from the parsed flags (InputError if it refuses them).
+
+    ``only``: read just these fields' flags (the others keep their defaults); ``fixed``: values set here.
+    """
+    values = dict(fixed)
     for f in dataclasses.fields(cls):
+        if (only is not None and f.name not in only) or f.name in fixed:
+            continue
         v = FLAGS[f.name].value
         if options.kind(cls, f.name) is tuple and v is not None:
             elem = options.element_type(cls, f.name)

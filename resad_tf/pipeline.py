@@ -81,6 +81,8 @@ class RunOptions(Options):
                             "and the background reference", gt=0, lt=1)
     toy_n_background: int = option(1_000_000, "background events of the generated data (--data=toy)", ge=100)
     toy_n_signal: int = option(50_000, "signal pool of the generator that --n_sig draws from", ge=0)
+    toy_signal_masses: tuple[float, ...] = option((3.5, 0.5, 0.1), "m_W', m_X, m_Y in TeV of the generated "
+                                                  "signal W' -> X Y (--data=toy)", gt=0)
     toy_reference_factor: int = option(4, "with --data=toy, the idealized detector's pure-background reference "
                                        "is generated: this many times the data's background (0: a held-out "
                                        "half as for files)", ge=0)
@@ -94,6 +96,15 @@ class RunOptions(Options):
                                    "parallel jobs do not compete; 0: TensorFlow's default, all cores)", ge=0)
     inter_op_threads: int = option(0, "TensorFlow ops run concurrently (0: TensorFlow's default, one per core)",
                                    ge=0)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.toy_signal_masses) != 3:
+            raise InputError(f"--toy_signal_masses={','.join(map(str, self.toy_signal_masses))}: give the three "
+                             "masses m_W',m_X,m_Y in TeV, e.g. 3.5,0.5,0.1")
+        from resad_tf.data.toy import SignalModel
+
+        SignalModel(*self.toy_signal_masses)  # its own checks: m_X >= m_Y, room for boosted jets, TeV not GeV
 
 
 #: The seed of each sample a run draws, as an offset from ``--seed`` (so no two samples share a
@@ -162,7 +173,8 @@ def build_regions(opts: RunOptions, needs=frozenset()):
     _check_paths(opts)
     toy = None
     if opts.data == "toy":
-        toy = data.ToySpec(n_background=pool_size(opts.toy_n_background, opts.holdout), n_signal=opts.toy_n_signal)
+        toy = data.ToySpec(n_background=pool_size(opts.toy_n_background, opts.holdout), n_signal=opts.toy_n_signal,
+                           signal_masses=opts.toy_signal_masses)
     events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy, quiet=opts.quiet)
 
     def with_noise(events, sample):
@@ -215,7 +227,8 @@ def load_dataset(opts: RunOptions, n_sig: int, seed: int):
     from resad_tf import data
 
     _check_paths(dataclasses.replace(opts, test=None, background=None, signal=None, simulation=None))
-    toy = data.ToySpec(n_background=opts.toy_n_background, n_signal=opts.toy_n_signal)
+    toy = data.ToySpec(n_background=opts.toy_n_background, n_signal=opts.toy_n_signal,
+                       signal_masses=opts.toy_signal_masses)
     events = data.load(opts.data, feature_set=opts.feature_set, seed=seed, toy=toy, quiet=opts.quiet)
     events = data.add_noise_features(events, opts.noise_features, seed)
     return events if n_sig < 0 else data.inject(events, n_sig, seed)[0]

@@ -68,9 +68,9 @@ SCRIPTS = {
     "prepare_lhco": Script(("--input={raw}", "--quiet"), "--output", "out.h5"),
     "make_dataset": Script(("--n_background=2000", "--n_signal=100", "--quiet"), "--out", "out.h5"),
     "download": Script(("--name=events_anomalydetection_v2.features.h5",), "--dir"),
+    "scan": Script(("--toy_n_background=20000", "--cluster=none", "--n_toys=0", "--quiet"), "--output_dir"),
 }
-# bin/scan is being rewritten; its cases join this catalogue with the new scan
-NOT_YET = {"scan"}
+NOT_YET = set()  # scripts without cases yet (every script has its cases now)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,8 +320,48 @@ MUST_DECLARE_CASES = [
     if name in {f.name for f in dataclasses.fields(_method_config(script))}
 ]
 
+SCAN_CASES = cases(
+    ("scan",),
+    ("missing_h5", ["--data={dir}/nope.h5"], ["--data=", "nope.h5: file or directory not found"]),
+    ("text_as_h5", ["--data={text_h5}"], ["text.h5", "cannot be read as a pandas HDF5"]),
+    ("nan_feature", ["--data={nan_feature_h5}"], ["nan_feature.h5", "column 'tau2j1'", "NaN/inf"]),
+    ("negative_mass", ["--data={negative_mass_h5}"], ["negative_mass.h5", "column 'mj2'"]),
+    ("string_label", ["--data={string_label_h5}"], ["string_label.h5", "column 'label'", "text"]),
+    ("file_too_small", ["--data={good_h5}", "--n_sig=100"], ["too few for 5 folds"]),
+    ("file_short_of_signal", ["--data={good_h5}"], ["--n_sig=1000", "holds only 300 signal events"]),
+    ("toy_too_small", ["--toy_n_background=3000", "--n_sig=0"], ["too few for 5 folds"]),
+    ("window_width_negative", ["--window_width=-1"], ["--window_width=-1.0", "> 0"]),
+    ("step_zero", ["--step=0"], ["--step=0.0", "> 0"]),
+    ("efficiencies_text", ["--efficiencies=1,abc"], ["--efficiencies=1,abc", "list of float"]),
+    ("efficiencies_above_one", ["--efficiencies=1,2"], ["--efficiencies=1.0,2.0", "in (0, 1]"]),
+    ("scan_range_narrower_than_a_window", ["--scan_range=3.0,3.2"], ["narrower than one window"]),
+    ("scan_range_outside_fit_range", ["--scan_range=2.7,7"], ["must lie strictly inside --fit_range"]),
+    ("scan_range_one_value", ["--scan_range=3.5"], ["--scan_range needs lo,hi"]),
+    ("fit_range_reversed", ["--fit_range=6,2.8"], ["--fit_range needs lo,hi", "lo < hi"]),
+    ("fit_range_inside_the_windows", ["--fit_range=3.3,3.5", "--scan_range=3.35,3.45", "--window_width=0.1"],
+     ["too few"]),
+    ("method_unknown", ["--method=nope"], ["unknown scan method 'nope'"]),
+    ("option_of_another_method", ["--method=cwola", "--blind_width=1"], ["has no option(s) ['blind_width']"]),
+    ("n_params_six", ["--n_params=6"], ["--n_params='6'", "choose one of"]),
+    ("ftest_alpha_one", ["--ftest_alpha=1"], ["--ftest_alpha=1.0", "in (0, 1)"]),
+    ("significance_unknown", ["--significance=root"], ["--significance='root'"]),
+    ("fit_margin_negative", ["--fit_margin=-0.5"], ["--fit_margin=-0.5", "> 0"]),
+    ("seed_negative", ["--seeds=-1"], ["--seeds=-1", ">= 0"]),
+    ("n_sig_below_minus_one", ["--n_sig=-2"], ["--n_sig=-2", ">= -1"]),
+    ("signal_masses_two", ["--toy_signal_masses=3.5,0.5"], ["--toy_signal_masses=3.5,0.5", "three masses"]),
+    ("signal_masses_gev", ["--toy_signal_masses=3500,500,100"], ["not GeV"]),
+    ("folds_one", ["--k=1"], ["--k=1", ">= 2"]),
+    ("toys_negative", ["--n_toys=-1"], ["--n_toys=-1", ">= 0"]),
+    ("cluster_unknown", ["--cluster=moon"], ["--cluster='moon'"]),
+    ("output_dir_missing", ["--output_dir="], ["--output_dir is required"]),
+    ("positional_argument", ["stray"], ["unexpected arguments ['stray']"]),
+) + cases(("scan",), ("output_is_file", [], ["is a file"]), out="file") + cases(
+    ("scan",), ("output_below_file", [], ["is a file"]), out="below_file") + cases(
+    ("scan",), ("output_foreign_dir", [], ["not a scan's"]), out="foreign") + cases(
+    ("scan",), ("output_unwritable", [], ["cannot"]), out="unwritable")
+
 TABLE = (FILE_CASES + REGION_CASES + FLAG_CASES + OUTPUT_CASES + RAW_CASES + PREPARE_CASES
-         + MAKE_DATASET_CASES + DOWNLOAD_CASES + MUST_DECLARE_CASES)
+         + MAKE_DATASET_CASES + DOWNLOAD_CASES + MUST_DECLARE_CASES + SCAN_CASES)
 
 
 def _params():
@@ -462,6 +502,10 @@ def no_training_no_network(monkeypatch):
         todo += cls.__subclasses__()
         if "_fit" in vars(cls):
             monkeypatch.setattr(cls, "_fit", _refuse_training)
+
+    from resad_tf.scan import scan
+
+    monkeypatch.setattr(scan._Runner, "windows", _refuse_training)  # the scan trains per window
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("the test suite has no network")

@@ -78,6 +78,7 @@ def run_scan(
     slurm, n_jobs).
     """
     store = TaskStore(out_dir)
+    store.check_directory()
     config = {**settings.to_dict(), "scorer": scorer_config(scorer), "n_toys": int(n_toys)}
     store.check_settings(config, record=False)  # before the (slow) loading
     pending = [t for t in tasks if not store.is_done(t.id)]

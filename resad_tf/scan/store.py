@@ -24,6 +24,21 @@ class TaskStore:
     def done_path(self, task_id: str) -> pathlib.Path:
         return self.tasks / f"{task_id}.json"
 
+    def check_directory(self) -> None:
+        """Refuse (InputError) an output directory that is a file, lies below one, cannot be created, or is
+        a non-empty directory that is not a scan's (a scan's own directory is resumed, never replaced)."""
+        from resad_tf.outputs import check_writable_dir
+
+        where = f"--output_dir={self.dir}"
+        if self.dir.exists():
+            if not self.dir.is_dir():
+                raise InputError(f"{where}: is a file, not a directory; choose another --output_dir (the file is "
+                                 "left alone)")
+            if any(self.dir.iterdir()) and not (self.dir / "scan_config.json").is_file():
+                raise InputError(f"{where}: is a non-empty directory but not a scan's (no scan_config.json); it is "
+                                 "left alone: choose another --output_dir")
+        check_writable_dir(self.dir, flag="--output_dir", where=where)
+
     def background_path(self, data_key, region, fold: int) -> pathlib.Path:
         n_sig, seed = data_key
         return self.dir / "background" / f"nsig{n_sig}_seed{seed}" / f"{region[0]:.3f}-{region[1]:.3f}_fold{fold}"

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from resad_tf.bumphunt import bump_hunt
-from resad_tf.bumphunt.fit import N_PARAMS
+from resad_tf.bumphunt import SQRT_S, bump_hunt
 from resad_tf.bumphunt.significance import BACKENDS
+from resad_tf.config import Options, option, to_dict
 from resad_tf.data.events import Events
 from resad_tf.data.regions import Window
 from resad_tf.errors import InputError
@@ -97,43 +97,47 @@ class Dataset:
 
 
 @dataclass(frozen=True)
-class HuntSettings:
+class HuntSettings(Options):
     """Everything besides the window and the scorer that decides a task's result (checked on resume).
 
     ``fit_range`` (TeV) bounds the background fit and the events a scorer sees.
     ``fit_margin`` (TeV; None: the whole ``fit_range``) makes both window-local, as
     in CWoLa hunting: [max(fit_lo, lo - margin), min(fit_hi, hi + margin)] for the
-    window [lo, hi).  ``n_params``: 3, 4 or 5 dijet parameters or ``"ftest"``
-    (chosen per window and cut by Fisher's F-test at ``ftest_alpha``).
-    ``significance``: the local-significance backend (``asymptotic`` or ``pyhf``).
+    window [lo, hi).  The fields are ``bin/scan``'s flags of the same names.
 
     >>> HuntSettings("cwola", fit_range=(2.8, 6.0), fit_margin=0.6).task_fit_range(Window(3.0, 3.4))
     (2.8, 4.0)
     """
 
-    method: str
-    efficiencies: tuple[float, ...] = (1.0, 0.1, 0.01, 0.002)
-    fit_range: tuple[float, float] = (2.8, 6.0)
-    fit_margin: float | None = None
-    bin_width: float = 0.1
-    n_params: int | str = "ftest"
-    ftest_alpha: float = 0.05
-    significance: str = "asymptotic"
-    reference: str = "sr"
-    data: str = "toy"
+    method: str = option("cwola", "window scorer: cwola (SR vs gapped sidebands on decorrelated features), "
+                         "cathode (SR vs samples of amortized background flows), ranode (R-ANODE on those "
+                         "flows), or any method of bin/ that needs no extra sample (retrained per window)")
+    efficiencies: tuple[float, ...] = option((1.0, 0.1, 0.01, 0.002), "score cuts: fractions of each window's "
+                                             "SR events kept", gt=0, le=1)
+    fit_range: tuple[float, ...] = option((2.8, 6.0), "lo,hi in TeV of the background fit (and of the events "
+                                          "scored)", gt=0, lt=SQRT_S)
+    fit_margin: float | None = option(None, "TeV: fit each window on [lo - margin, hi + margin] within "
+                                      "--fit_range (a window-local fit); unset: the whole --fit_range", gt=0)
+    bin_width: float = option(0.1, "m_jj bin width of the fits in TeV (the SR edges are bin edges)", gt=0)
+    n_params: str = option("ftest", "dijet function parameters: 3, 4, 5, or ftest (Fisher's F-test chooses)",
+                           choices=("ftest", "3", "4", "5"))
+    ftest_alpha: float = option(0.05, "level of the F-test that adds a dijet parameter", gt=0, lt=1)
+    significance: str = option("asymptotic", "local-significance backend: asymptotic (closed-form profile "
+                               "likelihood, Gaussian background constraint) or pyhf (HistFactory counting "
+                               "model, Poisson-constrained background)", choices=BACKENDS)
+    reference: str = option("sr", "whose scores set the cut thresholds: sr (the window's SR events)",
+                            choices=("sr",))
+    data: str = option("toy", "the data set's description (recorded for the resume check)")
 
     def __post_init__(self):
-        if self.fit_margin is not None and not self.fit_margin > 0:
-            raise InputError(f"--fit_margin must be positive (TeV), got {self.fit_margin}")
-        if self.n_params != "ftest" and self.n_params not in N_PARAMS:
-            raise InputError(f"--n_params must be one of {N_PARAMS} or 'ftest', got {self.n_params!r}")
-        if not 0 < self.ftest_alpha < 1:
-            raise InputError(f"--ftest_alpha must be in (0, 1), got {self.ftest_alpha}")
-        if self.significance not in BACKENDS:
-            raise InputError(f"--significance must be one of {BACKENDS}, got {self.significance!r}")
-        effs = [float(e) for e in self.efficiencies]
-        if not effs or not all(0 < e <= 1 for e in effs):
-            raise InputError(f"--efficiencies must lie in (0, 1], got {list(self.efficiencies)}")
+        super().__post_init__()
+        if len(self.fit_range) != 2 or not self.fit_range[0] < self.fit_range[1]:
+            raise InputError(f"--fit_range needs lo,hi in TeV with lo < hi, got {','.join(map(str, self.fit_range))}")
+
+    @property
+    def dijet_params(self) -> int | str:
+        """``n_params`` as :func:`~resad_tf.bumphunt.bump_hunt` takes it."""
+        return self.n_params if self.n_params == "ftest" else int(self.n_params)
 
     def task_fit_range(self, window: Window) -> tuple[float, float]:
         """The fit range of ``window``'s bump hunt (and of the events its scorer sees)."""
@@ -146,8 +150,7 @@ class HuntSettings:
         return max(lo, round(window.lo - self.fit_margin, 9)), min(hi, round(window.hi + self.fit_margin, 9))
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in to_dict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def run_task(task: Task, data: Dataset, scorer, settings: HuntSettings, backgrou
     in_sr = task.window.sr(ev.mjj)
     scores = calibrate_per_fold(raw, d.fold, in_sr, seed=task.seed)
     res = bump_hunt(ev.mjj, scores, sr=(task.window.lo, task.window.hi), efficiencies=settings.efficiencies,
-                    fit_range=(lo, hi), bins=settings.bin_width, n_params=settings.n_params,
+                    fit_range=(lo, hi), bins=settings.bin_width, n_params=settings.dijet_params,
                     reference=settings.reference, label=ev.label, ftest_alpha=settings.ftest_alpha,
                     significance=settings.significance)
     return {

@@ -49,7 +49,7 @@ def toy_scan(params, n_events: int, windows: list[Window], settings: HuntSetting
         score = rng.random(len(m))
         for j, eff in enumerate(settings.efficiencies):
             res = bump_hunt(m, score, sr=(w.lo, w.hi), efficiencies=(eff,), fit_range=(lo, hi),
-                            bins=settings.bin_width, n_params=n_params[i][j] or "ftest",
+                            bins=settings.bin_width, n_params=n_params[i][j] or settings.dijet_params,
                             ftest_alpha=settings.ftest_alpha, significance=settings.significance)
             cut = res.cuts[0]
             if np.isfinite(cut.z) and not cut.sculpted:

@@ -203,7 +203,7 @@ def test_window_local_fit_range(toy):
     assert edges[0] == 2.7 and edges[-1] == 4.3 and np.isclose(edges, 3.3).any() and np.isclose(edges, 3.7).any()
     assert record["n_events"] == sum(hunt["cuts"][0]["counts"])
     assert record["z"][1] > 3  # the injected signal passes the feature cut
-    with pytest.raises(InputError, match="--fit_margin must be positive"):
+    with pytest.raises(InputError, match="--fit_margin=0.0 is out of range"):
         HuntSettings("feat", fit_margin=0.0)
 
 
@@ -267,30 +267,6 @@ def _run_cli(repo_root, *args):
                           timeout=300, cwd=repo_root, env=env)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--window_width=-1"], "--window_width (-1.0) and --step (0.1) must be positive"),
-    (["--efficiencies=1,abc"], "--efficiencies='abc' is not a float"),
-    (["--efficiencies=1,2"], "--efficiencies must lie in (0, 1]"),
-    (["--scan_range=3.0,3.2"], "narrower than one window"),
-    (["--scan_range=2.7,7"], "must lie strictly inside --fit_range"),
-    (["--fit_range=3.3,3.5", "--scan_range=3.35,3.45", "--window_width=0.1"], "too few"),
-    (["--toy_n_background=3000", "--n_sig=0"], "too few for 5 folds"),
-    (["--method=nope"], "unknown scan method 'nope'"),
-    (["--method=cwola", "--blind_width=1"], "has no option(s) ['blind_width']"),
-    (["--n_params=6"], "--n_params must be one of"),
-    (["--cluster=moon"], "--cluster"),
-    (["--fit_margin=-0.5"], "--fit_margin must be positive"),
-    (["--seeds=-1"], "--seeds must be >= 0"),
-    (["--toy_signal_masses=3.5,0.5"], "--toy_signal_masses needs"),
-])
-def test_cli_bad_flags_exit_2_with_one_line(repo_root, tmp_path, args, message):
-    r = _run_cli(repo_root, f"--output_dir={tmp_path / 'out'}", "--toy_n_background=20000", *args)
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scan:")]
-    assert r.returncode == 2 and len(lines) == 1 and message in lines[0], r.stderr
-    assert "Traceback" not in r.stderr
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-
-
 def test_cli_end_to_end_and_resume(repo_root, tmp_path):
     args = [f"--output_dir={tmp_path}", "--data=toy", "--toy_n_background=60000", "--toy_n_signal=500",
             "--n_sig=100", "--seeds=3", "--fit_range=2.8,6.0", "--fit_margin=0.9", "--k=3", "--max_iter=30",
@@ -304,6 +280,7 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
     assert [r_["window"]["lo"] for r_ in records] == [3.1, 3.5] and all(len(r_["z"]) == 2 for r_ in records)
     assert [r_["bump_hunt"]["fit_range"] for r_ in records] == [[2.8, 4.4], [2.8, 4.8]]
     assert saved["settings"]["fit_margin"] == 0.9 and saved["settings"]["scorer"]["decorrelate"] is True
+    assert saved["settings"]["data"].startswith("toy(n_background=60000, n_signal=500")
     again = _run_cli(repo_root, *args)
     assert again.returncode == 0 and "2 already done, 0 run" in again.stdout
     other = _run_cli(repo_root, *args, "--nodecorrelate")
