@@ -41,21 +41,24 @@ N_PARAMS = (3, 4, 5)
 _MIN_EVENTS = 10
 
 
-def bin_edges(fit_range=(2.6, 6.0), sr=(3.3, 3.7), width=0.1) -> np.ndarray:
-    """Bin edges of about ``width`` TeV spanning ``fit_range`` with the SR edges among them."""
+def bin_edges(fit_range=(2.6, 6.0), sr=(3.3, 3.7), width=0.1, gap: float = 0.0) -> np.ndarray:
+    """Bin edges of about ``width`` TeV spanning ``fit_range`` with the SR edges among them
+    (and, with a ``gap``, the edges ``gap`` TeV outside the SR).
+
+    >>> bin_edges((3.0, 4.0), (3.3, 3.7), 0.1, gap=0.1).round(2).tolist()
+    [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.6, 3.7, 3.8, 3.9, 4.0]
+    """
     lo, hi = map(float, fit_range)
     sr_lo, sr_hi = map(float, sr)
-    if not lo < sr_lo < sr_hi < hi:
+    if not lo < sr_lo - gap <= sr_lo < sr_hi <= sr_hi + gap < hi:
         raise InputError(
-            f"signal region {sr} must lie strictly inside the fit range {fit_range}; "
-            "widen the fit range or move the signal region"
+            f"signal region {sr} (with a fit gap of {gap} TeV) must lie strictly inside the fit range "
+            f"{fit_range}; widen the fit range or move the signal region"
         )
-    if width <= 0:
-        raise InputError(f"bin width must be positive, got {width}")
-    pieces = [
-        np.linspace(a, b, max(int(round((b - a) / width)), 1) + 1)[:-1]
-        for a, b in ((lo, sr_lo), (sr_lo, sr_hi), (sr_hi, hi))
-    ]
+    if width <= 0 or gap < 0:
+        raise InputError(f"bin width must be positive and the gap >= 0, got {width} and {gap}")
+    stops = [lo, sr_lo - gap, sr_lo, sr_hi, sr_hi + gap, hi] if gap > 0 else [lo, sr_lo, sr_hi, hi]
+    pieces = [np.linspace(a, b, max(int(round((b - a) / width)), 1) + 1)[:-1] for a, b in zip(stops[:-1], stops[1:])]
     return np.concatenate(pieces + [[hi]])
 
 

@@ -77,6 +77,7 @@ class BumpHuntResult:
     reference: str
     edges: np.ndarray
     cuts: tuple[CutResult, ...]
+    fit_gap: float = 0.0
 
     @property
     def efficiencies(self) -> np.ndarray:
@@ -95,14 +96,16 @@ class BumpHuntResult:
         for c in d["cuts"]:
             fit = None
             if c.get("fit") is not None and c.get("counts") is not None:
-                fit = DijetFit.from_dict(c["fit"], edges, np.asarray(c["counts"], dtype=np.float64), d["sr"])
+                gap = d.get("fit_gap", 0.0)
+                fit = DijetFit.from_dict(c["fit"], edges, np.asarray(c["counts"], dtype=np.float64),
+                                         (d["sr"][0] - gap, d["sr"][1] + gap))
             nan = float("nan")
             cuts.append(CutResult(
                 efficiency=c["efficiency"], threshold=c["threshold"], n_selected=c["n_selected"], n_obs=c["n_obs"],
                 b=nan if c["b"] is None else c["b"], sigma_b=nan if c["sigma_b"] is None else c["sigma_b"],
                 z=nan if c["z"] is None else c["z"], p_poisson=nan if c["p_poisson"] is None else c["p_poisson"],
                 sculpted=c["sculpted"], fit=fit, n_signal_sr=c.get("n_signal_sr"), error=c.get("error")))
-        return cls(tuple(d["sr"]), tuple(d["fit_range"]), d["reference"], edges, tuple(cuts))
+        return cls(tuple(d["sr"]), tuple(d["fit_range"]), d["reference"], edges, tuple(cuts), d.get("fit_gap", 0.0))
 
     def to_dict(self) -> dict:
         """JSON-serialisable summary (NaN becomes null)."""
@@ -110,6 +113,7 @@ class BumpHuntResult:
             "sr": list(self.sr),
             "fit_range": list(self.fit_range),
             "reference": self.reference,
+            "fit_gap": self.fit_gap,
             "edges": self.edges.tolist(),
             "cuts": [c.to_dict() for c in self.cuts],
         }
@@ -129,6 +133,7 @@ def bump_hunt(
     min_fit_pvalue: float = 0.01,
     ftest_alpha: float = 0.05,
     significance: str = "asymptotic",
+    fit_gap: float = 0.0,
 ) -> BumpHuntResult:
     """Bump hunt in m_jj (TeV) after cuts on ``score`` (higher = more signal-like).
 
@@ -140,7 +145,9 @@ def bump_hunt(
     or 5 dijet parameters, or ``"ftest"`` (default) to choose per cut among them
     with Fisher's F-test at level ``ftest_alpha`` (:func:`~resad_tf.bumphunt.fit.select_dijet`).
     ``significance``: the backend of :func:`~resad_tf.bumphunt.significance.local_significance`
-    (``"asymptotic"`` or ``"pyhf"``).
+    (``"asymptotic"`` or ``"pyhf"``).  ``fit_gap`` (TeV): the bins this close to the SR are left
+    out of the fit too (and not counted): a resonance's m_jj tails reach beyond any window, and
+    after a tight cut their events in the bins next to the SR pull the fitted background up.
     """
     if n_params != "ftest" and n_params not in N_PARAMS:
         raise InputError(f"n_params must be one of {N_PARAMS} or 'ftest', got {n_params!r}")
@@ -162,8 +169,9 @@ def bump_hunt(
     elif reference == "background":
         raise InputError('reference="background" needs truth labels; pass label= or use reference="sr"')
 
-    edges = bin_edges(fit_range, sr, bins) if np.isscalar(bins) else np.asarray(bins, np.float64)
-    sr_bin_mask(edges, sr)  # validates that the SR edges are bin edges
+    blind = (sr[0] - fit_gap, sr[1] + fit_gap)  # left out of the fit
+    edges = bin_edges(fit_range, sr, bins, fit_gap) if np.isscalar(bins) else np.asarray(bins, np.float64)
+    sr_bin_mask(edges, sr), sr_bin_mask(edges, blind)  # validates that the SR (and gap) edges are bin edges
     keep = (mjj >= edges[0]) & (mjj < edges[-1])
     mjj, score = mjj[keep], score[keep]
     label = None if label is None else label[keep]
@@ -178,12 +186,14 @@ def bump_hunt(
     for eff in effs:
         thr = -np.inf if eff >= 1 else float(np.quantile(score[ref], 1 - eff))
         sel = score >= thr
-        cuts.append(_cut(mjj[sel], in_sr[sel], None if label is None else label[sel], edges, sr,
+        cuts.append(_cut(mjj[sel], in_sr[sel], None if label is None else label[sel], edges, sr, blind,
                          eff, thr, n_params, min_fit_pvalue, ftest_alpha, significance))
-    return BumpHuntResult(tuple(map(float, sr)), (float(edges[0]), float(edges[-1])), reference, edges, tuple(cuts))
+    return BumpHuntResult(tuple(map(float, sr)), (float(edges[0]), float(edges[-1])), reference, edges, tuple(cuts),
+                          float(fit_gap))
 
 
-def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue, ftest_alpha, significance) -> CutResult:
+def _cut(mjj, in_sr, label, edges, sr, blind, eff, thr, n_params, min_fit_pvalue, ftest_alpha,
+         significance) -> CutResult:
     n_obs = int(in_sr.sum())
     common = dict(
         efficiency=eff,
@@ -195,9 +205,9 @@ def _cut(mjj, in_sr, label, edges, sr, eff, thr, n_params, min_fit_pvalue, ftest
     counts = np.histogram(mjj, edges)[0]
     try:
         if n_params == "ftest":
-            fit = select_dijet(counts, edges, sr=sr, alpha=ftest_alpha)
+            fit = select_dijet(counts, edges, sr=blind, alpha=ftest_alpha)
         else:
-            fit = fit_dijet(counts, edges, sr=sr, n_params=n_params)
+            fit = fit_dijet(counts, edges, sr=blind, n_params=n_params)
     except InputError as err:  # too few events after a tight cut: record, do not abort the hunt
         nan = float("nan")
         return CutResult(**common, b=nan, sigma_b=nan, z=nan, p_poisson=nan, sculpted=False,

@@ -119,6 +119,8 @@ class HuntSettings(Options):
     fit_margin: float | None = option(None, "TeV: fit each window on [lo - margin, hi + margin] within "
                                       "--fit_range (a window-local fit); unset: the whole --fit_range", gt=0)
     bin_width: float = option(0.1, "m_jj bin width of the fits in TeV (the SR edges are bin edges)", gt=0)
+    fit_gap: float = option(0.1, "TeV on each side of the SR left out of the background fit: a resonance's m_jj "
+                            "tails reach beyond the window and, after a tight cut, pull the fit up", ge=0)
     n_params: str = option("ftest", "dijet function parameters: 3, 4, 5, or ftest (Fisher's F-test chooses)",
                            choices=("ftest", "3", "4", "5"))
     ftest_alpha: float = option(0.05, "level of the F-test that adds a dijet parameter", gt=0, lt=1)
@@ -133,6 +135,9 @@ class HuntSettings(Options):
         super().__post_init__()
         if len(self.fit_range) != 2 or not self.fit_range[0] < self.fit_range[1]:
             raise InputError(f"--fit_range needs lo,hi in TeV with lo < hi, got {','.join(map(str, self.fit_range))}")
+        if self.fit_margin is not None and not self.fit_margin > self.fit_gap + self.bin_width:
+            raise InputError(f"--fit_margin={self.fit_margin} leaves no sideband to fit beyond the fit gap "
+                             f"({self.fit_gap} TeV) and one bin ({self.bin_width} TeV): widen it")
 
     @property
     def dijet_params(self) -> int | str:
@@ -142,9 +147,9 @@ class HuntSettings(Options):
     def task_fit_range(self, window: Window) -> tuple[float, float]:
         """The fit range of ``window``'s bump hunt (and of the events its scorer sees)."""
         lo, hi = map(float, self.fit_range)
-        if not lo < window.lo < window.hi < hi:
-            raise InputError(f"window {window_name(window)} TeV must lie strictly inside the fit range "
-                             f"{lo}-{hi} TeV: move the scan range inside the fit range")
+        if not (lo < window.lo - self.fit_gap and window.hi + self.fit_gap < hi):
+            raise InputError(f"window {window_name(window)} TeV (and its fit gap of {self.fit_gap} TeV) must lie "
+                             f"strictly inside the fit range {lo}-{hi} TeV: move the scan range inside the fit range")
         if self.fit_margin is None:
             return lo, hi
         return max(lo, round(window.lo - self.fit_margin, 9)), min(hi, round(window.hi + self.fit_margin, 9))
@@ -216,7 +221,7 @@ def run_task(task: Task, data: Dataset, scorer, settings: HuntSettings, backgrou
     res = bump_hunt(ev.mjj, scores, sr=(task.window.lo, task.window.hi), efficiencies=settings.efficiencies,
                     fit_range=(lo, hi), bins=settings.bin_width, n_params=settings.dijet_params,
                     reference=settings.reference, label=ev.label, ftest_alpha=settings.ftest_alpha,
-                    significance=settings.significance)
+                    significance=settings.significance, fit_gap=settings.fit_gap)
     return {
         "id": task.id,
         "method": task.method,

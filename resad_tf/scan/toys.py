@@ -50,7 +50,8 @@ def toy_scan(params, n_events: int, windows: list[Window], settings: HuntSetting
         for j, eff in enumerate(settings.efficiencies):
             res = bump_hunt(m, score, sr=(w.lo, w.hi), efficiencies=(eff,), fit_range=(lo, hi),
                             bins=settings.bin_width, n_params=n_params[i][j] or settings.dijet_params,
-                            ftest_alpha=settings.ftest_alpha, significance=settings.significance)
+                            ftest_alpha=settings.ftest_alpha, significance=settings.significance,
+                            fit_gap=settings.fit_gap)
             cut = res.cuts[0]
             if np.isfinite(cut.z) and not cut.sculpted:
                 z[i, j] = cut.z

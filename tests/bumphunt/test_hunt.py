@@ -137,3 +137,24 @@ def test_real_lhco_background_fit_and_truth_cut(lhco_dir):
     sig = bump_hunt(mjj, label.astype(float) + 1e-3 * np.random.default_rng(0).normal(size=mjj.size),
                     efficiencies=(0.3,))
     assert sig.cuts[0].z > 20 and sig.cuts[0].n_signal_sr is None
+
+
+def test_fit_gap_keeps_the_resonance_tails_out_of_the_background_fit():
+    """A resonance wider than the SR: after a tight cut its tails in the bins next to the SR pull the fit up
+    (and spoil its quality); leaving 0.1 TeV on each side out of the fit removes most of that bias."""
+    bias, sculpted = {0.0: [], 0.1: []}, {0.0: 0, 0.1: 0}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        mb, ms = sample_dijet(400_000, seed=rng), rng.normal(3.5, 0.15, 1500)
+        mjj, label = np.concatenate([mb, ms]), np.r_[np.zeros(mb.size), np.ones(ms.size)]
+        score = rng.normal(size=mjj.size) + 2.5 * label
+        for gap in bias:
+            cut = bump_hunt(mjj, score, efficiencies=(0.01,), label=label, fit_gap=gap).cuts[0]
+            bias[gap].append((cut.b - (cut.n_obs - cut.n_signal_sr)) / cut.sigma_b)
+            sculpted[gap] += cut.sculpted
+    assert np.mean(bias[0.0]) > 3 and np.mean(bias[0.1]) < 0.5 * np.mean(bias[0.0]), bias
+    assert sculpted[0.1] < sculpted[0.0], sculpted
+    res = bump_hunt(mjj, score, efficiencies=(0.01,), fit_gap=0.1)
+    assert np.isclose(res.edges, 3.2).any() and np.isclose(res.edges, 3.8).any() and res.fit_gap == 0.1
+    left_out = (res.edges[:-1] >= 3.2 - 1e-9) & (res.edges[1:] <= 3.8 + 1e-9)
+    assert not res.cuts[0].fit.fitted[left_out].any() and res.cuts[0].fit.fitted[~left_out].all()
