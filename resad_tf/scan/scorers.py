@@ -229,14 +229,18 @@ class FlowScorer(TreeSettings):
         """Refuse (InputError) a window whose SR holds too few of ``events`` to train on."""
         _check_count(f"the SR {window.lo}-{window.hi} TeV", int(window.sr(events.mjj).sum()), self.k)
 
+    def _window(self, data, window, background) -> tuple[Events, np.ndarray]:
+        """The window's events and SR mask, after checking them and the background models."""
+        if background is None or len(background) != self.k:
+            raise ValueError(f"{type(self).__name__} needs one background density per fold ({self.k}), "
+                             f"got {background!r}")
+        self.check(data.events, window)
+        return data.events, window.sr(data.events.mjj)
+
     def __call__(self, data, window, seed, background=None) -> np.ndarray:
         from resad_tf.flows import MjjDensity
 
-        if background is None or len(background) != self.k:
-            raise ValueError(f"FlowScorer needs one background density per fold ({self.k}), got {background!r}")
-        events = data.events
-        self.check(events, window)
-        in_sr = window.sr(events.mjj)
+        events, in_sr = self._window(data, window, background)
 
         def fit_score(f, train, _, held_out):
             z, sr = data.decorrelated(f), in_sr & train
@@ -289,11 +293,7 @@ class RANODEScorer(FlowScorer):
         from resad_tf.data.decorrelation import ConditionalQuantileTransform
         from resad_tf.methods.ranode import RANODE
 
-        if background is None or len(background) != self.k:
-            raise ValueError(f"RANODEScorer needs one background density per fold ({self.k}), got {background!r}")
-        events = data.events
-        self.check(events, window)
-        in_sr = window.sr(events.mjj)
+        events, in_sr = self._window(data, window, background)
 
         def fit_score(f, train, _, held_out):
             bg = background[f]
