@@ -113,6 +113,7 @@ class RANODE(Method):
         self.history_ = self.signal_.train_flow(self.mixture_, y, context, sr.weight)
         self.w_ = self.mixture_.w
         self.signal_flow_ = flow
+        self.features_ = tuple(sr.features)
         return self
 
     def _log_ps_minus_log_pbg(self, events: Events) -> np.ndarray:

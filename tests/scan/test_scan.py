@@ -225,6 +225,20 @@ def test_flow_scorer_trains_one_background_per_fold_and_blinded_region(tmp_path,
     assert (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/manifest.json").stat().st_mtime_ns == stamp
 
 
+def test_ranode_scorer_runs_on_the_amortized_background_flows(tmp_path, load):
+    from resad_tf.scan import RANODEScorer
+
+    scorer = RANODEScorer(k=2, n_blocks=1, flow_hidden=8, flow_epochs=2, n_checkpoints=1, signal_blocks=1,
+                          signal_hidden=8, signal_epochs=2, n_calibration=20_000)
+    summary = run_scan(make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [300], "ranode"), load, scorer,
+                       _settings("ranode"), tmp_path, quiet=True, n_toys=2)
+    assert summary.n_failed == 0, summary.failed
+    (record,) = summary.records
+    assert record["n_signal_sr"] > 250 and len(record["z"]) == len(EFFS)
+    assert sorted(p.name for p in (tmp_path / "background" / "nsig300_seed0").iterdir()) == [
+        "3.300-4.100_fold0", "3.300-4.100_fold1"]
+
+
 class _BrokenBackground(FlowScorer):
     def fit_background(self, events, train, region, seed):
         raise RuntimeError("the flow exploded")
