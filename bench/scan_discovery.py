@@ -8,7 +8,7 @@ and peak memory.
 
 Each data set (injection x seed) is one full scan as `bin/scan` runs it: the toy generator's 1.1M
 background events (its m_jj spectrum turns on below 2.8 TeV) plus N_sig signal events drawn from
-its W' -> X Y pool, 22 windows of 0.4 TeV every 0.1 TeV from 3.0 to 5.5 TeV, every event of the
+its W' -> X Y pool, 21 windows of 0.4 TeV every 0.1 TeV from 3.2 to 5.6 TeV, every event of the
 2.8-6.0 TeV fit range scored out of fold (5 folds), cuts keeping 100/10/1/0.2% of the window's
 SR, the dijet function chosen by the F-test, the global significance from --n_toys
 background-only pseudo-experiments and the Gross-Vitells extrapolation.  The data sets run one
@@ -35,7 +35,7 @@ from resad_tf.scan import HuntSettings, get_scorer, make_tasks, make_windows, ru
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 EFFS = (1.0, 0.1, 0.01, 0.002)
-WINDOWS = dict(width=0.4, step=0.1, scan_range=(3.0, 5.5))
+WINDOWS = dict(width=0.4, step=0.1, scan_range=(3.2, 5.6))
 FIT_RANGE = (2.8, 6.0)
 BACKGROUND_SEED_OFFSET = 100
 
@@ -191,7 +191,7 @@ def _markdown(meta, summary, rows, mass) -> str:
         f"`python bench/scan_discovery.py --method={meta['method']} --signal_masses="
         f"{','.join(map(str, meta['signal_masses']))}` on {meta['machine']} ({meta['n_workers']} Dask workers). "
         f"Toy generator, {meta['n_background']:,} background events per data set; {meta['windows']} windows of "
-        f"0.4 TeV every 0.1 TeV in 3.0-5.5 TeV, fit range 2.8-6.0 TeV (dijet function, F-test), cuts keeping "
+        f"0.4 TeV every 0.1 TeV in 3.2-5.6 TeV, fit range 2.8-6.0 TeV (dijet function, F-test), cuts keeping "
         f"{', '.join(f'{e:g}' for e in meta['settings']['efficiencies'])} of each window's SR. Scorer: "
         f"{s['name']} ({', '.join(f'{k}={v}' for k, v in s.items() if k != 'name')}). "
         "Local Z: the profile-likelihood significance of the SR count over the sideband fit, maximised over "

@@ -5,9 +5,9 @@
 (:data:`DATA_OPTIONS`), the bump hunt's :class:`~resad_tf.scan.tasks.HuntSettings` and
 :class:`ScanOptions` below.
 
->>> opts = ScanOptions(window_width=0.4, step=0.2, scan_range=(3.0, 4.0), sb_gap=0.2)
+>>> opts = ScanOptions(window_width=0.4, step=0.2, scan_range=(3.2, 4.2), sb_gap=0.2)
 >>> [w.lo for w in opts.windows()], opts.scorer("cwola").sb_gap
-([3.0, 3.2, 3.4, 3.6], 0.2)
+([3.2, 3.4, 3.6, 3.8], 0.2)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ScanOptions(Options):
     seeds: tuple[int, ...] = option((0,), "seeds (data sample, folds and training), one scan each", ge=0)
     window_width: float = option(0.4, "signal-region width in TeV", gt=0)
     step: float = option(0.1, "step between windows in TeV", gt=0)
-    scan_range: tuple[float, ...] = option((3.0, 5.5), "lo,hi in TeV: every window lies inside", gt=0)
+    scan_range: tuple[float, ...] = option((3.2, 5.6), "lo,hi in TeV: every window lies inside", gt=0)
     k: int = option(5, "folds: every event is scored by models trained on the other folds", ge=2)
     n_toys: int = option(100, "background-only pseudo-experiments per data set for the global significance",
                          ge=0)

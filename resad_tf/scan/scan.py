@@ -265,14 +265,13 @@ def summarise(key, records, data: Dataset, windows, settings: HuntSettings, stor
                                          for r in records)]
     n_cuts = len(settings.efficiencies)
     z_obs = _matrix(records, windows, n_cuts)
-    n_params = [r.get("n_params", [None] * n_cuts) for r in records]
     params, n_events = fit_background_spectrum(data.events.mjj, settings)
     seeds = [[seed * 100_003 + 7919 * n_sig + i] for i in range(int(n_toys))]
     if client is None:
-        toy_z = [toy_scans(params, n_events, windows, settings, n_params, s)
+        toy_z = [toy_scans(params, n_events, windows, settings, s)
                  for s in tqdm(seeds, desc="toys", disable=quiet)]
     else:
-        futures = [client.submit(toy_scans, params, n_events, windows, settings, n_params, s, pure=False)
+        futures = [client.submit(toy_scans, params, n_events, windows, settings, s, pure=False)
                    for s in seeds]
         toy_z = client.gather(futures)
     toy_z = np.concatenate(toy_z) if toy_z else np.zeros((0, len(windows), n_cuts))

@@ -96,6 +96,10 @@ class Dataset:
             object.__setattr__(self, key, value)
 
 
+#: fitted bins a window's background fit needs on each side, beyond its fit gap
+MIN_SIDEBAND_BINS = 3
+
+
 @dataclass(frozen=True)
 class HuntSettings(Options):
     """Everything besides the window and the scorer that decides a task's result (checked on resume).
@@ -105,8 +109,8 @@ class HuntSettings(Options):
     in CWoLa hunting: [max(fit_lo, lo - margin), min(fit_hi, hi + margin)] for the
     window [lo, hi).  The fields are ``bin/scan``'s flags of the same names.
 
-    >>> HuntSettings("cwola", fit_range=(2.8, 6.0), fit_margin=0.6).task_fit_range(Window(3.0, 3.4))
-    (2.8, 4.0)
+    >>> HuntSettings("cwola", fit_range=(2.8, 6.0), fit_margin=0.6).task_fit_range(Window(3.2, 3.6))
+    (2.8, 4.2)
     """
 
     method: str = option("cwola", "window scorer: cwola (SR vs gapped sidebands on decorrelated features), "
@@ -145,14 +149,21 @@ class HuntSettings(Options):
         return self.n_params if self.n_params == "ftest" else int(self.n_params)
 
     def task_fit_range(self, window: Window) -> tuple[float, float]:
-        """The fit range of ``window``'s bump hunt (and of the events its scorer sees)."""
+        """The fit range of ``window``'s bump hunt (and of the events its scorer sees).
+
+        Each side must keep :data:`MIN_SIDEBAND_BINS` fitted bins beyond the fit gap: with fewer, the
+        interpolation into the SR is an extrapolation from one side, and its significance meaningless.
+        """
         lo, hi = map(float, self.fit_range)
-        if not (lo < window.lo - self.fit_gap and window.hi + self.fit_gap < hi):
-            raise InputError(f"window {window_name(window)} TeV (and its fit gap of {self.fit_gap} TeV) must lie "
-                             f"strictly inside the fit range {lo}-{hi} TeV: move the scan range inside the fit range")
-        if self.fit_margin is None:
-            return lo, hi
-        return max(lo, round(window.lo - self.fit_margin, 9)), min(hi, round(window.hi + self.fit_margin, 9))
+        if self.fit_margin is not None:
+            lo, hi = max(lo, round(window.lo - self.fit_margin, 9)), min(hi, round(window.hi + self.fit_margin, 9))
+        room = MIN_SIDEBAND_BINS * self.bin_width - 1e-9
+        if not (lo <= window.lo - self.fit_gap - room and window.hi + self.fit_gap + room <= hi):
+            raise InputError(
+                f"window {window_name(window)} TeV leaves less than {MIN_SIDEBAND_BINS} bins of "
+                f"{self.bin_width} TeV to fit beyond its fit gap ({self.fit_gap} TeV) inside the fit range "
+                f"{lo:g}-{hi:g} TeV: move the scan range inwards or widen the fit range")
+        return lo, hi
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in to_dict(self).items()}

@@ -10,8 +10,8 @@ fraction e of the events, flat in m_jj, as the scan's decorrelated scores do on
 background (checked in tests/scan).  Random scores are independent between
 windows; the real scores of overlapping windows are correlated, so the toys
 count more independent tests than the scan makes and the global p-value is
-conservative.  Each toy window and cut uses the dijet parameter count the F-test
-chose on the data there (one fit instead of three).
+conservative.  Each toy repeats the whole procedure, the F-test's choice of the
+dijet function included.
 """
 
 from __future__ import annotations
@@ -35,11 +35,8 @@ def fit_background_spectrum(mjj, settings: HuntSettings) -> tuple[np.ndarray, in
     return fit.params, len(mjj)
 
 
-def toy_scan(params, n_events: int, windows: list[Window], settings: HuntSettings, n_params, seed) -> np.ndarray:
-    """Local Z (windows, cuts) of one background-only pseudo-experiment.
-
-    ``n_params[i][j]``: the dijet parameter count of window i, cut j (None: the F-test).
-    """
+def toy_scan(params, n_events: int, windows: list[Window], settings: HuntSettings, seed) -> np.ndarray:
+    """Local Z (windows, cuts) of one background-only pseudo-experiment."""
     rng = np.random.default_rng(seed)
     mjj = sample_dijet(rng.poisson(n_events), params, settings.fit_range, seed=rng)
     z = np.full((len(windows), len(settings.efficiencies)), np.nan)
@@ -47,18 +44,16 @@ def toy_scan(params, n_events: int, windows: list[Window], settings: HuntSetting
         lo, hi = settings.task_fit_range(w)
         m = mjj[(mjj >= lo) & (mjj < hi)]
         score = rng.random(len(m))
-        for j, eff in enumerate(settings.efficiencies):
-            res = bump_hunt(m, score, sr=(w.lo, w.hi), efficiencies=(eff,), fit_range=(lo, hi),
-                            bins=settings.bin_width, n_params=n_params[i][j] or settings.dijet_params,
-                            ftest_alpha=settings.ftest_alpha, significance=settings.significance,
-                            fit_gap=settings.fit_gap)
-            cut = res.cuts[0]
+        res = bump_hunt(m, score, sr=(w.lo, w.hi), efficiencies=settings.efficiencies, fit_range=(lo, hi),
+                        bins=settings.bin_width, n_params=settings.dijet_params, ftest_alpha=settings.ftest_alpha,
+                        significance=settings.significance, fit_gap=settings.fit_gap)
+        for j, cut in enumerate(res.cuts):
             if np.isfinite(cut.z) and not cut.sculpted:
                 z[i, j] = cut.z
     return z
 
 
-def toy_scans(params, n_events, windows, settings, n_params, seeds) -> np.ndarray:
+def toy_scans(params, n_events, windows, settings, seeds) -> np.ndarray:
     """(toys, windows, cuts) local Z of one pseudo-experiment per seed."""
-    return np.stack([toy_scan(params, n_events, windows, settings, n_params, s) for s in seeds])
+    return np.stack([toy_scan(params, n_events, windows, settings, s) for s in seeds])
 

@@ -60,7 +60,7 @@ def test_make_windows():
 
 
 def test_scan_finds_the_injected_resonance_with_local_and_global_significance(tmp_path, load):
-    windows = make_windows(0.4, 0.2, (2.9, 4.3))
+    windows = make_windows(0.4, 0.2, (3.1, 4.5))
     summary = run_scan(make_tasks(windows, [0], [300], "cwola"), load, FAST, _settings("cwola"), tmp_path,
                        quiet=True, n_toys=20)
     assert summary.n_failed == 0 and summary.n_run == len(windows)
@@ -187,7 +187,9 @@ def test_background_only_scans_follow_the_pseudo_experiments(tmp_path):
 def test_window_local_fit_range(toy):
     settings = HuntSettings("feat", efficiencies=(1.0, 0.1), fit_range=(2.6, 6.0), fit_margin=0.6)
     assert settings.task_fit_range(Window(3.3, 3.7)) == (2.7, 4.3)
-    assert settings.task_fit_range(Window(2.8, 3.2)) == (2.6, 3.8)  # clipped to the global range
+    assert settings.task_fit_range(Window(3.0, 3.4)) == (2.6, 4.0)  # clipped to the global range
+    with pytest.raises(InputError, match="less than 3 bins of 0.1 TeV to fit beyond its fit gap"):
+        settings.task_fit_range(Window(2.8, 3.2))
     seen = []
 
     class Scorer(_Feature):
@@ -284,15 +286,15 @@ def _run_cli(repo_root, *args):
 def test_cli_end_to_end_and_resume(repo_root, tmp_path):
     args = [f"--output_dir={tmp_path}", "--data=toy", "--toy_n_background=60000", "--toy_n_signal=500",
             "--n_sig=100", "--seeds=3", "--fit_range=2.8,6.0", "--fit_margin=0.9", "--k=3", "--max_iter=30",
-            "--scan_range=3.1,3.9", "--window_width=0.4", "--step=0.4", "--efficiencies=1,0.1",
+            "--scan_range=3.2,4.0", "--window_width=0.4", "--step=0.4", "--efficiencies=1,0.1",
             "--n_toys=3", "--cluster=none", "--quiet"]
     r = _run_cli(repo_root, *args)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "N_sig=100 seed 3: max local Z" in r.stdout and "global Z" in r.stdout
     saved = json.loads((tmp_path / "scan.json").read_text())
     records = saved["records"]
-    assert [r_["window"]["lo"] for r_ in records] == [3.1, 3.5] and all(len(r_["z"]) == 2 for r_ in records)
-    assert [r_["bump_hunt"]["fit_range"] for r_ in records] == [[2.8, 4.4], [2.8, 4.8]]
+    assert [r_["window"]["lo"] for r_ in records] == [3.2, 3.6] and all(len(r_["z"]) == 2 for r_ in records)
+    assert [r_["bump_hunt"]["fit_range"] for r_ in records] == [[2.8, 4.5], [2.8, 4.9]]
     assert saved["settings"]["fit_margin"] == 0.9 and saved["settings"]["scorer"]["decorrelate"] is True
     assert saved["settings"]["data"].startswith("toy(n_background=60000, n_signal=500")
     again = _run_cli(repo_root, *args)
