@@ -339,7 +339,7 @@ SCAN_CASES = cases(
     ("scan_range_one_value", ["--scan_range=3.5"], ["--scan_range needs lo,hi"]),
     ("fit_range_reversed", ["--fit_range=6,2.8"], ["--fit_range needs lo,hi", "lo < hi"]),
     ("fit_gap_outside_fit_range", ["--fit_range=3.3,3.5", "--scan_range=3.35,3.45", "--window_width=0.1"],
-     ["fit gap of 0.1 TeV", "must lie strictly inside the fit range"]),
+     ["less than 3 bins of 0.1 TeV to fit beyond its fit gap (0.1 TeV)", "widen the fit range"]),
     ("method_unknown", ["--method=nope"], ["unknown scan method 'nope'"]),
     ("option_of_another_method", ["--method=cwola", "--blind_width=1"], ["has no option(s) ['blind_width']"]),
     ("n_params_six", ["--n_params=6"], ["--n_params='6'", "choose one of"]),
