@@ -106,7 +106,7 @@ def run(args) -> None:
                                    n_toys=args.n_toys)
             if summary.n_failed:
                 raise SystemExit(f"{key}: {summary.n_failed} windows failed, see {work}/tasks")
-            if summary.n_run:  # a resumed data set keeps the timing of the run that computed it
+            if summary.n_run == len(windows):  # a resumed data set keeps the timing of the run that computed it
                 timings[key] = {"wall_s": round(time.time() - t0, 1), "windows_run": summary.n_run,
                                 "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1),
                                 **memory.result()}
