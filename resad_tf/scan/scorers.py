@@ -18,7 +18,7 @@ The built-in scorers share one recipe per fold ``f`` (folds by :func:`resad_tf.m
    over the whole fit range, once per data set).  In the background every
    transformed feature is N(0, 1) at every m_jj, so a classifier on them cannot
    learn m_jj and a cut keeps the background's m_jj shape (shown on
-   background-only toys in tests/scan and bench/scan_discovery.py).
+   background-only toys in tests/scan and bench/studies/scan_discovery.py).
 2. **Background template for the SR**, by scorer:
 
    * :class:`SidebandScorer` (``cwola``): CWoLa hunting.  The data in two

@@ -4,7 +4,7 @@ A pseudo-experiment redraws the m_jj spectrum from the background fitted to the
 data (the dijet function chosen by the F-test over the whole fit range, no
 window masked) and repeats every window's bump hunt with the data's settings.
 The anomaly scores are not recomputed (that would retrain every model per toy;
-bench/scan_discovery.py does it with independent background-only data sets
+bench/studies/scan_discovery.py does it with independent background-only data sets
 instead): each window gets fresh uniform random scores, so a cut keeps a random
 fraction e of the events, flat in m_jj, as the scan's decorrelated scores do on
 background (checked in tests/scan).  Random scores are independent between

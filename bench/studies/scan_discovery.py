@@ -2,9 +2,9 @@
 per injected signal strength and data seed, the background-only rate of false claims, wall time
 and peak memory.
 
-    nice -n 5 .venv/bin/python bench/scan_discovery.py --method=cwola --n_sigs=1000,600,300,0 --seeds=0,1,2,3,4
-    nice -n 5 .venv/bin/python bench/scan_discovery.py --signal_masses=4.0,0.3,0.2 --n_sigs=1000,600 --tag=m4000
-    .venv/bin/python bench/scan_discovery.py --report_only                     # rewrite the tables
+    nice -n 5 .venv/bin/python bench/studies/scan_discovery.py --method=cwola --n_sigs=1000,600,300,0 --seeds=0,1,2,3,4
+    nice -n 5 .venv/bin/python bench/studies/scan_discovery.py --signal_masses=4.0,0.3,0.2 --n_sigs=600,300 --tag=cwola_m4000
+    .venv/bin/python bench/studies/scan_discovery.py --report_only             # rewrite the tables
 
 Each data set (injection x seed) is one full scan as `bin/scan` runs it: the toy generator's 1.1M
 background events (its m_jj spectrum turns on below 2.8 TeV) plus N_sig signal events drawn from
@@ -20,20 +20,36 @@ ones).  Writes bench/results/scan_discovery_<tag>.md and .json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
-import platform
+import sys
 import time
 
 import numpy as np
+from absl import flags
 
 from resad_tf.data import ToySpec, inject, load
+from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path, write_json_atomic
 from resad_tf.scan import HuntSettings, get_scorer, make_tasks, make_windows, run_scan, scorer_config
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import RESULTS, define_seeds, ints, machine, run  # noqa: E402
+
+flags.DEFINE_string("method", "cwola", "the scan's window scorer: cwola, cathode or ranode")
+flags.DEFINE_integer("k", 5, "folds")
+flags.DEFINE_list("n_sigs", ["1000", "600", "300", "0"], "injected signal counts (0: background only)")
+define_seeds(("0", "1", "2", "3", "4"))
+flags.DEFINE_list("signal_masses", ["3.5", "0.5", "0.1"], "m_W', m_X, m_Y of the generated signal in TeV")
+flags.DEFINE_integer("n_background", 1_100_000, "background events per data set")
+flags.DEFINE_integer("n_toys", 50, "background-only pseudo-experiments per data set")
+flags.DEFINE_integer("n_workers", 2, "local Dask workers")
+flags.DEFINE_string("tag", None, "name of the result files: scan_discovery_<tag> (default: the method)")
+flags.DEFINE_string("work_dir", "runs/scan_discovery", "where the scans live (a rerun resumes them)")
+flags.DEFINE_bool("report_only", False, "rewrite the tables from the scans in --work_dir")
+flags.DEFINE_bool("quiet", False, "no progress bars")
+FLAGS = flags.FLAGS
 EFFS = (1.0, 0.1, 0.01, 0.002)
 WINDOWS = dict(width=0.4, step=0.1, scan_range=(3.2, 5.6))
 FIT_RANGE = (2.8, 6.0)
@@ -87,13 +103,27 @@ class _MemoryMonitor:
         return {"peak_total_gb": round(self.total, 2), "peak_process_gb": round(self.largest, 2)}
 
 
-def run(args) -> None:
+class _Args:
+    """The flags, checked and parsed."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _settings(args) -> HuntSettings:
+    return HuntSettings(args.method, EFFS, FIT_RANGE, data=f"toy:{','.join(map(str, args.signal_masses))}")
+
+
+def _windows():
+    return make_windows(WINDOWS["width"], WINDOWS["step"], WINDOWS["scan_range"])
+
+
+def run_bench(args) -> None:
     work = pathlib.Path(args.work_dir) / args.tag
     timings_path = work / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     scorer = get_scorer(args.method, k=args.k)
-    settings = HuntSettings(args.method, EFFS, FIT_RANGE, data=f"toy:{','.join(map(str, args.signal_masses))}")
-    windows = make_windows(WINDOWS["width"], WINDOWS["step"], WINDOWS["scan_range"])
+    settings, windows = _settings(args), _windows()
     load_one = _loader(args.signal_masses, args.n_background)
     for n_sig in args.n_sigs:
         for seed in args.seeds:
@@ -164,18 +194,12 @@ def report(args, work, scorer, settings, windows) -> None:
         ))
     meta = dict(method=args.method, scorer=scorer_config(scorer), settings=settings.to_dict(),
                 windows=len(windows), signal_masses=list(args.signal_masses), n_background=args.n_background,
-                n_workers=args.n_workers, machine=f"{platform.machine()}, {_cores()} cores")
+                n_workers=args.n_workers, machine=machine())
     out = RESULTS / f"scan_discovery_{args.tag}"
     write_json_atomic(out.with_suffix(".json"), {"meta": meta, "summary": summary, "rows": rows})
     with atomic_path(out.with_suffix(".md")) as tmp:
         tmp.write_text(_markdown(meta, summary, rows, mass))
     print(f"wrote {out}.md")
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 def _fmt(v, digits=1):
@@ -188,7 +212,7 @@ def _markdown(meta, summary, rows, mass) -> str:
         f"# Scan discovery reach: {meta['method']}, signal W'({meta['signal_masses'][0]} TeV) -> "
         f"X({meta['signal_masses'][1]}) Y({meta['signal_masses'][2]})",
         "",
-        f"`python bench/scan_discovery.py --method={meta['method']} --signal_masses="
+        f"`python bench/studies/scan_discovery.py --method={meta['method']} --signal_masses="
         f"{','.join(map(str, meta['signal_masses']))}` on {meta['machine']} ({meta['n_workers']} Dask workers). "
         f"Toy generator, {meta['n_background']:,} background events per data set; {meta['windows']} windows of "
         f"0.4 TeV every 0.1 TeV in 3.2-5.6 TeV, fit range 2.8-6.0 TeV (dijet function, F-test), cuts keeping "
@@ -236,32 +260,19 @@ def _markdown(meta, summary, rows, mass) -> str:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--method", default="cwola")
-    p.add_argument("--k", type=int, default=5)
-    p.add_argument("--n_sigs", default="1000,600,300,0")
-    p.add_argument("--seeds", default="0,1,2,3,4")
-    p.add_argument("--signal_masses", default="3.5,0.5,0.1")
-    p.add_argument("--n_background", type=int, default=1_100_000)
-    p.add_argument("--n_toys", type=int, default=50)
-    p.add_argument("--n_workers", type=int, default=2)
-    p.add_argument("--tag", default=None)
-    p.add_argument("--work_dir", default="runs/scan_discovery")
-    p.add_argument("--report_only", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args()
-    args.n_sigs = [int(v) for v in args.n_sigs.split(",")]
-    args.seeds = [int(v) for v in args.seeds.split(",")]
-    args.signal_masses = [float(v) for v in args.signal_masses.split(",")]
-    args.tag = args.tag or args.method
+    args = FLAGS
+    if any(n < 0 for n in ints("n_sigs")) or any(s < 0 for s in ints("seeds")):
+        raise InputError(f"--n_sigs and --seeds must be >= 0, got {FLAGS.n_sigs} and {FLAGS.seeds}")
+    opts = _Args(method=args.method, k=args.k, n_sigs=ints("n_sigs"), seeds=ints("seeds"),
+                 signal_masses=[float(v) for v in args.signal_masses], n_background=args.n_background,
+                 n_toys=args.n_toys, n_workers=args.n_workers, tag=args.tag or args.method, work_dir=args.work_dir,
+                 quiet=args.quiet)
     if args.report_only:
-        scorer = get_scorer(args.method, k=args.k)
-        settings = HuntSettings(args.method, EFFS, FIT_RANGE, data=f"toy:{','.join(map(str, args.signal_masses))}")
-        report(args, pathlib.Path(args.work_dir) / args.tag, scorer, settings,
-               make_windows(WINDOWS["width"], WINDOWS["step"], WINDOWS["scan_range"]))
+        scorer = get_scorer(opts.method, k=opts.k)
+        report(opts, pathlib.Path(opts.work_dir) / opts.tag, scorer, _settings(opts), _windows())
     else:
-        run(args)
+        run_bench(opts)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
