@@ -30,6 +30,7 @@ import numpy as np
 from absl import flags
 
 from resad_tf.data import ToySpec, inject, load
+from resad_tf.bumphunt.lookelsewhere import gross_vitells
 from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path, write_json_atomic
 from resad_tf.scan import HuntSettings, get_scorer, make_tasks, make_windows, run_scan, scorer_config
@@ -164,11 +165,18 @@ def report(args, work, scorer, settings, windows) -> None:
         elsewhere = np.delete(z, signal_rows, axis=0)
         z_else = float(np.nanmax(elsewhere)) if np.any(np.isfinite(elsewhere)) else 0.0
         found = d["window"] is not None and _contains(d["window"], mass)
+        best = int(np.argmax(d["n_signal_sr"])) if d["n_signal_sr"] else None
+        s_over_sqrt_b = None
+        if n_sig and best is not None:  # the SR with the most signal: S / sqrt(B) before any cut
+            lo, hi = d["windows"][best]
+            task = json.loads((work / "tasks" / f"{args.method}_nsig{n_sig}_seed{seed}_{lo:.3f}-{hi:.3f}.json")
+                              .read_text())
+            s_over_sqrt_b = task["n_signal_sr"] / np.sqrt(task["n_sr"] - task["n_signal_sr"])
         row = dict(n_sig=n_sig, seed=seed, z_local_max=d["z_local_max"], window=d["window"],
                    efficiency=d["efficiency"], z_global=d["z_global"], global_method=d["method"],
                    p_global_gv=d["p_global_gv"], p_global_toys=d["p_global_toys"], n_toys=d["n_toys"],
                    z_signal_windows=z_signal, z_max_elsewhere=z_else, signal_window_is_max=bool(found),
-                   n_signal_sr=max(d["n_signal_sr"]) if d["n_signal_sr"] else None,
+                   n_signal_sr=max(d["n_signal_sr"]) if d["n_signal_sr"] else None, s_over_sqrt_b=s_over_sqrt_b,
                    toy_max_z=d["toy_max_z"], **timings.get(f"nsig{n_sig}_seed{seed}", {}))
         rows.append(row)
         per_nsig.setdefault(n_sig, []).append(row)
@@ -180,6 +188,7 @@ def report(args, work, scorer, settings, windows) -> None:
         toys = np.concatenate([r["toy_max_z"] for r in rs])
         summary.append(dict(
             n_sig=n_sig, n_seeds=len(rs),
+            median_s_over_sqrt_b=float(np.median([r["s_over_sqrt_b"] for r in rs])) if n_sig else None,
             median_z_signal_window=float(np.median(zs)), iqr_z_signal_window=np.percentile(zs, [25, 75]).tolist(),
             signal_window_is_max=int(sum(r["signal_window_is_max"] for r in rs)),
             median_z_global=float(np.median(zg)), min_z_global=float(zg.min()),
@@ -192,21 +201,47 @@ def report(args, work, scorer, settings, windows) -> None:
                 "wall_s" in r for r in rs) else None,
             max_rss_gb=max([r.get("peak_total_gb", 0) for r in rs]),
         ))
+    background = _background_only([d for (n_sig, _), d in summaries.items() if n_sig == 0])
     meta = dict(method=args.method, scorer=scorer_config(scorer), settings=settings.to_dict(),
                 windows=len(windows), signal_masses=list(args.signal_masses), n_background=args.n_background,
                 n_workers=args.n_workers, machine=machine())
     out = RESULTS / f"scan_discovery_{args.tag}"
-    write_json_atomic(out.with_suffix(".json"), {"meta": meta, "summary": summary, "rows": rows})
+    write_json_atomic(out.with_suffix(".json"),
+                      {"meta": meta, "summary": summary, "background_only": background, "rows": rows})
     with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(_markdown(meta, summary, rows, mass))
+        tmp.write_text(_markdown(meta, summary, background, rows, mass))
     print(f"wrote {out}.md")
+
+
+def _background_only(summaries) -> dict | None:
+    """Calibration of the local Z on the retrained background-only scans, per cut and per window.
+
+    Nominal one-sided rates: P(Z > 1) = 15.9 %, P(Z > 2) = 2.3 %.  A window whose local Z is
+    high on every independent sample shows a systematic (a spurious signal of the background fit or
+    of the selection) that pseudo-experiments drawn from the fit cannot contain.
+    """
+    if not summaries:
+        return None
+    z = np.array([[[np.nan if v is None else v for v in row] for row in d["z_local"]] for d in summaries])
+    effs, windows = summaries[0]["efficiencies"], summaries[0]["windows"]
+    per_cut = []
+    for j, eff in enumerate(effs):
+        zj = z[:, :, j][np.isfinite(z[:, :, j])]
+        per_cut.append(dict(efficiency=eff, n=int(zj.size), frac_above_1=float(np.mean(zj > 1)),
+                            frac_above_2=float(np.mean(zj > 2)), mean=float(np.mean(zj))))
+    mean_z = np.nanmean(z, axis=0)  # (window, cut): the mean over the samples
+    systematic = [dict(window=windows[i], efficiency=effs[j], mean_z=float(mean_z[i, j]))
+                  for i, j in zip(*np.nonzero(mean_z >= 1.0))]
+    upcrossings = np.mean([d["mean_upcrossings"] for d in summaries], axis=0)
+    return dict(n_samples=len(summaries), per_cut=per_cut, systematic_windows=systematic,
+                gv_p_max_above_3=gross_vitells(3.0, upcrossings, summaries[0]["u0"]))
 
 
 def _fmt(v, digits=1):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def _markdown(meta, summary, rows, mass) -> str:
+def _markdown(meta, summary, background, rows, mass) -> str:
     s = meta["scorer"]
     lines = [
         f"# Scan discovery reach: {meta['method']}, signal W'({meta['signal_masses'][0]} TeV) -> "
@@ -222,30 +257,46 @@ def _markdown(meta, summary, rows, mass) -> str:
         "cuts (fits flagged as sculpted excluded); global Z: from the background-only pseudo-experiments where "
         "at least 10 of them reach the observed maximum, else the Gross-Vitells extrapolation calibrated on them.",
         "",
-        "| N_sig | seeds | median local Z in the signal window (IQR) | signal window has the largest Z | "
+        "| N_sig | seeds | S/sqrt(B) in the SR | median local Z in the signal window (IQR) | signal window has the largest Z | "
         "median global Z (min) | seeds with global Z >= 3 / >= 5 | largest local Z anywhere | "
         "wall time per scan (median) | peak RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in summary:
         iqr = r["iqr_z_signal_window"]
         signal_cols = (f"{r['median_z_signal_window']:.1f} ({iqr[0]:.1f}-{iqr[1]:.1f})",
-                       f"{r['signal_window_is_max']}/{r['n_seeds']}") if r["n_sig"] else ("-", "-")
+                       f"{r['signal_window_is_max']}/{r['n_seeds']}" if r["n_sig"] else "-")
         lines.append(
-            f"| {r['n_sig']} | {r['n_seeds']} | {signal_cols[0]} | {signal_cols[1]} | "
+            f"| {r['n_sig']} | {r['n_seeds']} | {_fmt(r['median_s_over_sqrt_b'])} | {signal_cols[0]} | {signal_cols[1]} | "
             f"{r['median_z_global']:.1f} ({r['min_z_global']:.1f}) | {r['seeds_global_above_3']} / "
             f"{r['seeds_global_above_5']} | {r['max_local_z']:.1f} | "
             f"{_fmt(r['median_wall_s'] and r['median_wall_s'] / 60)} min | {r['max_rss_gb']:.1f} GB |")
-    background = [r for r in summary if r["n_sig"] == 0]
-    if background:
-        b = background[0]
-        lines += ["", f"**No signal** ({b['n_seeds']} independent background samples): the largest local Z over "
-                  f"windows and cuts has median {b['median_max_local_z']:.2f} and reaches 3 on "
-                  f"{b['frac_local_max_above_3']:.0%} of the samples; the pseudo-experiments (the same scan with "
-                  f"random scores, {b['n_toys']} of them) expect median {b['toys_median_max']:.2f} and "
-                  f"{b['toys_frac_above_3']:.1%} above 3."]
+    found = [r["n_sig"] for r in summary if r["n_sig"] and r["median_z_global"] >= 3]
+    if found:
+        lines += ["", f"Smallest injection with a median global Z >= 3: N_sig = {min(found)}."]
+    no_signal = [r for r in summary if r["n_sig"] == 0]
+    if no_signal:
+        b = no_signal[0]
+        lines += ["", f"**No signal** ({b['n_seeds']} independent background samples, every model retrained on "
+                  f"each): the largest local Z over windows and cuts has median {b['median_max_local_z']:.2f} and "
+                  f"reaches 3 on {b['frac_local_max_above_3']:.0%} of the samples; the pseudo-experiments (the same "
+                  f"scan with random scores, {b['n_toys']} of them) expect median {b['toys_median_max']:.2f} and "
+                  f"{b['toys_frac_above_3']:.1%} above 3; the Gross-Vitells formula with the toys' upcrossings "
+                  f"{background['gv_p_max_above_3']:.1%}.  The largest global Z of a background-only sample: "
+                  f"{max(r['z_global'] for r in rows if r['n_sig'] == 0):.2f}.", "",
+                  "Local Z of every window on the background-only samples, per cut (nominal one-sided rates: "
+                  "15.9% above 1, 2.3% above 2):", "",
+                  "| cut (fraction of the SR kept) | windows x samples | above 1 | above 2 | mean |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {c['efficiency']:g} | {c['n']} | {c['frac_above_1']:.1%} | {c['frac_above_2']:.1%} | "
+                  f"{c['mean']:.2f} |" for c in background["per_cut"]]
+        if background["systematic_windows"]:
+            lines += ["", "Windows and cuts whose local Z averages 1 or more over the background-only samples (a "
+                      "spurious signal the fit does not absorb, the same on every sample): " + ", ".join(
+                          f"{w['window'][0]:.1f}-{w['window'][1]:.1f} TeV at {w['efficiency']:g} "
+                          f"(mean {w['mean_z']:.1f})" for w in background["systematic_windows"]) + "."]
     lines += ["", "Per data set:", "",
-              "| N_sig | seed | signal in the SR 3.3-3.7 | largest local Z (window, cut) | local Z in the signal "
+              "| N_sig | seed | truth signal in the SR | largest local Z (window, cut) | local Z in the signal "
               "windows | largest local Z elsewhere | global Z (method) | wall time |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -254,8 +305,9 @@ def _markdown(meta, summary, rows, mass) -> str:
             f"| {r['n_sig']} | {r['seed']} | {r['n_signal_sr'] if r['n_sig'] else 0} | {r['z_local_max']:.2f} "
             f"({w}, {r['efficiency']}) | {r['z_signal_windows']:.2f} | {r['z_max_elsewhere']:.2f} | "
             f"{r['z_global']:.2f} ({r['global_method']}) | {_fmt(r.get('wall_s') and r['wall_s'] / 60)} min |")
-    lines += ["", f"Signal windows: those containing m_W' = {mass} TeV. 'signal in the SR': truth signal events "
-              "in the window with the most of them (before any cut).", ""]
+    lines += ["", f"Signal windows: those containing m_W' = {mass} TeV (for N_sig = 0 the same windows without signal: what the scorer and the fit give there on background alone). 'truth signal in the SR': signal events "
+              "in the window with the most of them, before any cut; S/sqrt(B) there, before any cut (median over "
+              "the seeds).", ""]
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@ Plots live in :mod:`resad_tf.bumphunt.plots` (imported on demand: matplotlib).
 """
 
 from resad_tf.bumphunt.dijet import SQRT_S, bin_integrals, dijet, sample_dijet
-from resad_tf.bumphunt.fit import DijetFit, bin_edges, fit_dijet, select_dijet
+from resad_tf.bumphunt.fit import DijetFit, bin_edges, choose_dijet, fit_dijet, largest_dijet, select_dijet
 from resad_tf.bumphunt.hunt import BumpHuntResult, CutResult, bump_hunt
 from resad_tf.bumphunt.significance import local_significance, poisson_pvalue
 
@@ -17,7 +17,9 @@ __all__ = [
     "bin_integrals",
     "bump_hunt",
     "dijet",
+    "choose_dijet",
     "fit_dijet",
+    "largest_dijet",
     "local_significance",
     "poisson_pvalue",
     "sample_dijet",

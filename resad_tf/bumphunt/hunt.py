@@ -25,10 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resad_tf.bumphunt.fit import N_PARAMS, DijetFit, bin_edges, fit_dijet, select_dijet, sr_bin_mask
+from resad_tf.bumphunt.fit import N_PARAMS, DijetFit, bin_edges, choose_dijet, sr_bin_mask
 from resad_tf.bumphunt.significance import local_significance, poisson_pvalue
 from resad_tf.errors import InputError
 from resad_tf.outputs import to_json
+
+#: ways of choosing the dijet function's parameter count besides a fixed 3, 4 or 5
+CHOICES = ("max", "ftest")
 
 REFERENCES = ("sr", "all", "background")
 
@@ -127,7 +130,7 @@ def bump_hunt(
     efficiencies=(1.0, 0.1, 0.01, 0.002),
     fit_range=(2.6, 6.0),
     bins=0.1,
-    n_params: int | str = "ftest",
+    n_params: int | str = "max",
     reference: str = "sr",
     label=None,
     min_fit_pvalue: float = 0.01,
@@ -142,15 +145,16 @@ def bump_hunt(
     signal-region events, ``"all"`` every event in the fit range, ``"background"``
     the truth-background signal-region events (needs ``label``).  With ``label``
     the surviving truth-signal count in the SR is recorded too.  ``n_params``: 3, 4
-    or 5 dijet parameters, or ``"ftest"`` (default) to choose per cut among them
-    with Fisher's F-test at level ``ftest_alpha`` (:func:`~resad_tf.bumphunt.fit.select_dijet`).
+    or 5 dijet parameters; ``"max"`` (default) the most of them that fit the sidebands
+    (:func:`~resad_tf.bumphunt.fit.largest_dijet`); ``"ftest"`` the fewest that Fisher's F-test at
+    level ``ftest_alpha`` does not improve (:func:`~resad_tf.bumphunt.fit.select_dijet`).
     ``significance``: the backend of :func:`~resad_tf.bumphunt.significance.local_significance`
     (``"asymptotic"`` or ``"pyhf"``).  ``fit_gap`` (TeV): the bins this close to the SR are left
     out of the fit too (and not counted): a resonance's m_jj tails reach beyond any window, and
     after a tight cut their events in the bins next to the SR pull the fitted background up.
     """
-    if n_params != "ftest" and n_params not in N_PARAMS:
-        raise InputError(f"n_params must be one of {N_PARAMS} or 'ftest', got {n_params!r}")
+    if n_params not in CHOICES and n_params not in N_PARAMS:
+        raise InputError(f"n_params must be one of {N_PARAMS}, {CHOICES[0]!r} or {CHOICES[1]!r}, got {n_params!r}")
     mjj = np.asarray(mjj, dtype=np.float64).reshape(-1)
     score = np.asarray(score, dtype=np.float64).reshape(-1)
     if mjj.shape != score.shape:
@@ -204,10 +208,8 @@ def _cut(mjj, in_sr, label, edges, sr, blind, eff, thr, n_params, min_fit_pvalue
     )
     counts = np.histogram(mjj, edges)[0]
     try:
-        if n_params == "ftest":
-            fit = select_dijet(counts, edges, sr=blind, alpha=ftest_alpha)
-        else:
-            fit = fit_dijet(counts, edges, sr=blind, n_params=n_params)
+        fit = choose_dijet(counts, edges, sr=blind, n_params=n_params, ftest_alpha=ftest_alpha,
+                           min_pvalue=min_fit_pvalue)
     except InputError as err:  # too few events after a tight cut: record, do not abort the hunt
         nan = float("nan")
         return CutResult(**common, b=nan, sigma_b=nan, z=nan, p_poisson=nan, sculpted=False,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from resad_tf.bumphunt import bump_hunt, sample_dijet, select_dijet
+from resad_tf.bumphunt import bump_hunt, choose_dijet, sample_dijet
 from resad_tf.data.regions import Window
 from resad_tf.scan.tasks import HuntSettings
 
@@ -31,7 +31,8 @@ def fit_background_spectrum(mjj, settings: HuntSettings) -> tuple[np.ndarray, in
     edges = np.arange(lo, hi + 1e-9, settings.bin_width)
     if edges[-1] < hi - 1e-9:
         edges = np.append(edges, hi)
-    fit = select_dijet(np.histogram(mjj, edges)[0], edges, alpha=settings.ftest_alpha)
+    fit = choose_dijet(np.histogram(mjj, edges)[0], edges, n_params=settings.dijet_params,
+                       ftest_alpha=settings.ftest_alpha)
     return fit.params, len(mjj)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from resad_tf.bumphunt import bin_edges, bin_integrals, fit_dijet, sample_dijet, select_dijet
+from resad_tf.bumphunt import bin_edges, bin_integrals, choose_dijet, fit_dijet, largest_dijet, sample_dijet, select_dijet
 from resad_tf.errors import InputError
 
 SR = (3.3, 3.7)
@@ -117,3 +117,27 @@ def test_ftest_adds_parameters_the_spectrum_needs():
     assert [row[0] for row in fit.ftest] == [3, 4, 5]
     b, sigma_b = fit.predict(*SR)
     assert abs(b - mu[_sr_bins()].sum()) < 4 * sigma_b
+
+
+def test_largest_dijet_takes_the_most_parameters_the_sidebands_support():
+    """The default choice: 5 parameters where they fit, fewer only where they do not; unbiased in closure."""
+    counts = np.random.default_rng(4).poisson(_expected((1.0, 7.0, 4.0, -2.0, -1.0), 1e6))
+    fit = largest_dijet(counts, EDGES, sr=SR)
+    assert fit.n_params == 5 and fit.chi2_ndf < 2 and [row[0] for row in fit.ftest] == [5]
+    nothing_fits = largest_dijet(counts, EDGES, sr=SR, min_pvalue=1.0)  # no fit is good enough: the smallest
+    assert nothing_fits.n_params == 3 and [row[0] for row in nothing_fits.ftest] == [3, 4, 5]
+    assert choose_dijet(counts, EDGES, sr=SR).n_params == 5
+    assert choose_dijet(counts, EDGES, sr=SR, n_params=4).n_params == 4
+    with pytest.raises(InputError, match="n_params"):
+        choose_dijet(counts, EDGES, sr=SR, n_params="all")
+    # a 3-parameter truth: 5 parameters still predict the SR without bias, at a larger uncertainty
+    mu = _expected((1.0, 9.0, 6.0, 0.0), 5e4)
+    rng = np.random.default_rng(21)
+    pulls, widths = [], []
+    for _ in range(30):
+        counts = rng.poisson(mu)
+        b, sigma_b = largest_dijet(counts, EDGES, sr=SR).predict(*SR)
+        pulls.append((b - mu[_sr_bins()].sum()) / sigma_b)
+        widths.append(sigma_b / select_dijet(counts, EDGES, sr=SR).predict(*SR)[1])
+    assert abs(np.mean(pulls)) < 3 / np.sqrt(len(pulls)) and 0.6 < np.std(pulls) < 1.5, pulls
+    assert np.median(widths) > 1.0
