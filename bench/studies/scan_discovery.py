@@ -10,7 +10,8 @@ Each data set (injection x seed) is one full scan as `bin/scan` runs it: the toy
 background events (its m_jj spectrum turns on below 2.8 TeV) plus N_sig signal events drawn from
 its W' -> X Y pool, 21 windows of 0.4 TeV every 0.1 TeV from 3.2 to 5.6 TeV, every event of the
 2.8-6.0 TeV fit range scored out of fold (5 folds), cuts keeping 100/10/1/0.2% of the window's
-SR, the dijet function chosen by the F-test, the global significance from --n_toys
+SR, the dijet function of --n_params (default: the most parameters that fit the sidebands), the
+global significance from --n_toys
 background-only pseudo-experiments and the Gross-Vitells extrapolation.  The data sets run one
 after the other on a local Dask cluster of --n_workers workers, so each one's wall time is the
 full scan's; the scans live in --work_dir (a rerun resumes them, keeping the timings of the data
@@ -44,6 +45,8 @@ flags.DEFINE_list("n_sigs", ["1000", "600", "300", "0"], "injected signal counts
 define_seeds(("0", "1", "2", "3", "4"))
 flags.DEFINE_list("signal_masses", ["3.5", "0.5", "0.1"], "m_W', m_X, m_Y of the generated signal in TeV")
 flags.DEFINE_integer("n_background", 1_100_000, "background events per data set")
+flags.DEFINE_enum("n_params", "max", ["max", "ftest", "3", "4", "5"], "the dijet function's parameters (bin/scan's "
+                  "--n_params)")
 flags.DEFINE_integer("n_toys", 50, "background-only pseudo-experiments per data set")
 flags.DEFINE_integer("n_workers", 2, "local Dask workers")
 flags.DEFINE_string("tag", None, "name of the result files: scan_discovery_<tag> (default: the method)")
@@ -112,7 +115,8 @@ class _Args:
 
 
 def _settings(args) -> HuntSettings:
-    return HuntSettings(args.method, EFFS, FIT_RANGE, data=f"toy:{','.join(map(str, args.signal_masses))}")
+    return HuntSettings(args.method, EFFS, FIT_RANGE, n_params=args.n_params,
+                        data=f"toy:{','.join(map(str, args.signal_masses))}")
 
 
 def _windows():
@@ -203,7 +207,7 @@ def report(args, work, scorer, settings, windows) -> None:
         ))
     background = _background_only([d for (n_sig, _), d in summaries.items() if n_sig == 0])
     meta = dict(method=args.method, scorer=scorer_config(scorer), settings=settings.to_dict(),
-                windows=len(windows), signal_masses=list(args.signal_masses), n_background=args.n_background,
+                windows=len(windows), signal_masses=list(args.signal_masses), tag=args.tag, n_background=args.n_background,
                 n_workers=args.n_workers, machine=machine())
     out = RESULTS / f"scan_discovery_{args.tag}"
     write_json_atomic(out.with_suffix(".json"),
@@ -248,9 +252,10 @@ def _markdown(meta, summary, background, rows, mass) -> str:
         f"X({meta['signal_masses'][1]}) Y({meta['signal_masses'][2]})",
         "",
         f"`python bench/studies/scan_discovery.py --method={meta['method']} --signal_masses="
-        f"{','.join(map(str, meta['signal_masses']))}` on {meta['machine']} ({meta['n_workers']} Dask workers). "
+        f"{','.join(map(str, meta['signal_masses']))} --n_params={meta['settings']['n_params']} --tag={meta['tag']}` on {meta['machine']} ({meta['n_workers']} Dask workers). "
         f"Toy generator, {meta['n_background']:,} background events per data set; {meta['windows']} windows of "
-        f"0.4 TeV every 0.1 TeV in 3.2-5.6 TeV, fit range 2.8-6.0 TeV (dijet function, F-test), cuts keeping "
+        f"0.4 TeV every 0.1 TeV in 3.2-5.6 TeV, fit range 2.8-6.0 TeV (dijet function, "
+        f"n_params={meta['settings']['n_params']}), cuts keeping "
         f"{', '.join(f'{e:g}' for e in meta['settings']['efficiencies'])} of each window's SR. Scorer: "
         f"{s['name']} ({', '.join(f'{k}={v}' for k, v in s.items() if k != 'name')}). "
         "Local Z: the profile-likelihood significance of the SR count over the sideband fit, maximised over "
@@ -317,7 +322,8 @@ def main():
         raise InputError(f"--n_sigs and --seeds must be >= 0, got {FLAGS.n_sigs} and {FLAGS.seeds}")
     opts = _Args(method=args.method, k=args.k, n_sigs=ints("n_sigs"), seeds=ints("seeds"),
                  signal_masses=[float(v) for v in args.signal_masses], n_background=args.n_background,
-                 n_toys=args.n_toys, n_workers=args.n_workers, tag=args.tag or args.method, work_dir=args.work_dir,
+                 n_toys=args.n_toys, n_params=args.n_params, n_workers=args.n_workers, tag=args.tag or args.method,
+                 work_dir=args.work_dir,
                  quiet=args.quiet)
     if args.report_only:
         scorer = get_scorer(opts.method, k=opts.k)
