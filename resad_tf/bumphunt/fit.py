@@ -38,6 +38,8 @@ from resad_tf.errors import InputError
 
 PARAM_NAMES = ("p0", "p1", "p2", "p3", "p4")
 N_PARAMS = (3, 4, 5)
+#: the ways of choosing the parameter count instead of fixing one (see :func:`choose_dijet`)
+N_PARAMS_RULES = ("max", "ftest")
 _MIN_EVENTS = 10
 
 
@@ -236,13 +238,18 @@ def choose_dijet(counts, edges, sr=None, n_params: int | str = "max", ftest_alph
                  min_pvalue: float = 0.01) -> DijetFit:
     """The dijet fit by ``n_params``: 3, 4 or 5 (:func:`fit_dijet`), ``"max"`` (:func:`largest_dijet`)
     or ``"ftest"`` (:func:`select_dijet`)."""
+    check_n_params(n_params)
     if n_params == "max":
         return largest_dijet(counts, edges, sr=sr, min_pvalue=min_pvalue)
     if n_params == "ftest":
         return select_dijet(counts, edges, sr=sr, alpha=ftest_alpha)
-    if n_params not in N_PARAMS:
-        raise InputError(f"n_params must be one of {N_PARAMS}, 'max' or 'ftest', got {n_params!r}")
     return fit_dijet(counts, edges, sr=sr, n_params=n_params)
+
+
+def check_n_params(n_params) -> None:
+    """Refuse (InputError) an ``n_params`` that :func:`choose_dijet` does not know."""
+    if n_params not in N_PARAMS_RULES and n_params not in N_PARAMS:
+        raise InputError(f"n_params must be one of {N_PARAMS} or {N_PARAMS_RULES}, got {n_params!r}")
 
 
 def largest_dijet(counts, edges, sr=None, candidates=N_PARAMS, min_pvalue: float = 0.01) -> DijetFit:
@@ -255,14 +262,13 @@ def largest_dijet(counts, edges, sr=None, candidates=N_PARAMS, min_pvalue: float
     background-only toy scans the fit then left localized residuals: local Z above 2 in
     7-8 % of the windows at 10 % and 1 % cuts instead of 2.3 % (docs/scan.md).  Taking the
     most parameters the sidebands support costs a somewhat larger uncertainty on the SR
-    prediction.  ``ftest``
-    holds every tried candidate's row (p-value NaN: no F-test made).
+    prediction.  ``ftest`` holds every tried candidate's row (p-value NaN: no F-test made).
     """
     counts, edges, fitted = _check_histogram(counts, edges, sr)
     candidates = sorted((int(n) for n in candidates), reverse=True)
     if not candidates or any(n not in N_PARAMS for n in candidates):
         raise InputError(f"dijet parameter counts must be among {N_PARAMS}, got {list(candidates)}")
-    rows, fit = [], None
+    rows = []
     for n in candidates:
         fit = _fit(counts, edges, fitted, n)
         rows.append((fit.n_params, float(fit.chi2), int(fit.ndf), bool(fit.valid), float("nan")))

@@ -25,13 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resad_tf.bumphunt.fit import N_PARAMS, DijetFit, bin_edges, choose_dijet, sr_bin_mask
+from resad_tf.bumphunt.fit import DijetFit, bin_edges, check_n_params, choose_dijet, sr_bin_mask
 from resad_tf.bumphunt.significance import local_significance, poisson_pvalue
 from resad_tf.errors import InputError
 from resad_tf.outputs import to_json
-
-#: ways of choosing the dijet function's parameter count besides a fixed 3, 4 or 5
-CHOICES = ("max", "ftest")
 
 REFERENCES = ("sr", "all", "background")
 
@@ -153,8 +150,7 @@ def bump_hunt(
     out of the fit too (and not counted): a resonance's m_jj tails reach beyond any window, and
     after a tight cut their events in the bins next to the SR pull the fitted background up.
     """
-    if n_params not in CHOICES and n_params not in N_PARAMS:
-        raise InputError(f"n_params must be one of {N_PARAMS}, {CHOICES[0]!r} or {CHOICES[1]!r}, got {n_params!r}")
+    check_n_params(n_params)  # before the fits: a bad value would otherwise be recorded as every cut's fit error
     mjj = np.asarray(mjj, dtype=np.float64).reshape(-1)
     score = np.asarray(score, dtype=np.float64).reshape(-1)
     if mjj.shape != score.shape:

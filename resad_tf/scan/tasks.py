@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from resad_tf.bumphunt import SQRT_S, bump_hunt
+from resad_tf.bumphunt.fit import N_PARAMS, N_PARAMS_RULES
 from resad_tf.bumphunt.significance import BACKENDS
 from resad_tf.config import Options, option, to_dict
 from resad_tf.data.events import Events
@@ -126,7 +127,8 @@ class HuntSettings(Options):
     fit_gap: float = option(0.1, "TeV on each side of the SR left out of the background fit: a resonance's m_jj "
                             "tails reach beyond the window and, after a tight cut, pull the fit up", ge=0)
     n_params: str = option("max", "dijet function parameters: 3, 4, 5, max (the most that fit the sidebands) or "
-                           "ftest (the fewest that Fisher's F-test does not improve)", choices=("max", "ftest", "3", "4", "5"))
+                           "ftest (the fewest that Fisher's F-test does not improve)",
+                           choices=N_PARAMS_RULES + tuple(map(str, N_PARAMS)))
     ftest_alpha: float = option(0.05, "level of the F-test that adds a dijet parameter", gt=0, lt=1)
     significance: str = option("asymptotic", "local-significance backend: asymptotic (closed-form profile "
                                "likelihood, Gaussian background constraint) or pyhf (HistFactory counting "
@@ -146,7 +148,7 @@ class HuntSettings(Options):
     @property
     def dijet_params(self) -> int | str:
         """``n_params`` as :func:`~resad_tf.bumphunt.bump_hunt` takes it."""
-        return self.n_params if self.n_params in ("max", "ftest") else int(self.n_params)
+        return self.n_params if self.n_params in N_PARAMS_RULES else int(self.n_params)
 
     def task_fit_range(self, window: Window) -> tuple[float, float]:
         """The fit range of ``window``'s bump hunt (and of the events its scorer sees).

@@ -1,8 +1,8 @@
 """Background-only pseudo-experiments of a scan, for its look-elsewhere correction.
 
 A pseudo-experiment redraws the m_jj spectrum from the background fitted to the
-data (the dijet function chosen by the F-test over the whole fit range, no
-window masked) and repeats every window's bump hunt with the data's settings.
+data (the dijet function chosen by the scan's ``n_params`` rule over the whole
+fit range, no window masked) and repeats every window's bump hunt with the data's settings.
 The anomaly scores are not recomputed (that would retrain every model per toy;
 bench/studies/scan_discovery.py does it with independent background-only data sets
 instead): each window gets fresh uniform random scores, so a cut keeps a random
@@ -10,8 +10,8 @@ fraction e of the events, flat in m_jj, as the scan's decorrelated scores do on
 background (checked in tests/scan).  Random scores are independent between
 windows; the real scores of overlapping windows are correlated, so the toys
 count more independent tests than the scan makes and the global p-value is
-conservative.  Each toy repeats the whole procedure, the F-test's choice of the
-dijet function included.
+conservative.  Each toy repeats the whole procedure, the choice of the dijet
+function's parameter count included.
 """
 
 from __future__ import annotations
