@@ -83,6 +83,25 @@ def with_changes(config, assignments):
     return dataclasses.replace(config, **changes)
 
 
+def flagfile_config(cls, profile: str = ""):
+    """The Config of configs/<method><profile>.flags (e.g. profile "_cpu"): its '--field=value', '--field'
+    and '--nofield' lines that name Config fields, applied to the defaults (other flags, e.g. the shared
+    --sr, are left to the caller)."""
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    path = REPO / "configs" / f"{cls.name}{profile}.flags"
+    if not path.exists():
+        raise InputError(f"no flagfile {path.relative_to(REPO)} for {cls.name}")
+    items = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("--"):
+            continue
+        item = line[2:].strip()
+        if "=" not in item:  # absl's bare boolean forms
+            item = f"{item[2:]}=false" if item.startswith("no") and item[2:] in fields else f"{item}=true"
+        items.append(item)
+    return with_changes(cls.Config(), [item for item in items if item.split("=", 1)[0] in fields])
+
+
 TAIL_FRACTIONS = (0.01, 0.001)
 
 
@@ -161,6 +180,44 @@ def sr_classifier_run(options, sr, background, background_weight, test, seed: in
     s = disc.predict(test.x)
     return dict(classifier_seed=seed, auc=metrics.auc(test.label, s), max_sic=metrics.max_sic(test.label, s),
                 seconds=round(time.time() - t0))
+
+
+def significance_plot(rows: list[dict], path: pathlib.Path) -> pathlib.Path:
+    """Significance after the best cut vs before it: per method and N_sig the median over seeds, IQR bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from resad_tf.plots import hep_style
+
+    hep_style()
+    fig, ax = plt.subplots(figsize=(9, 6))
+    markers = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
+    colors = [plt.cm.tab10(i) for i in range(10)] + [plt.cm.Dark2(i) for i in range(8)]  # methods 11+ dashed
+    names = [n for n in dict.fromkeys(r["method"] for r in rows)
+             if all(sum(r["method"] == n and r["n_sig"] == k for r in rows) >= 2
+                    for k in {r["n_sig"] for r in rows if r["method"] == n})]
+    for i, name in enumerate(names):
+        points = []
+        for n_sig in sorted({r["n_sig"] for r in rows if r["method"] == name}):
+            rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
+            after = np.array([r["max_sic"] * r["s_over_sqrt_b"] for r in rr])
+            points.append((np.median([r["s_over_sqrt_b"] for r in rr]), *np.percentile(after, [50, 25, 75])))
+        x, y, lo, hi = np.array(points).T
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], color=colors[i % len(colors)], marker=markers[i % 10],
+                    ls="-" if i < 10 else "--", capsize=3, label=name)
+    ax.set_xlabel("S/√B in the SR before the cut", fontsize="medium")
+    ax.set_ylabel("S/√B after the best cut\n(max SIC × S/√B)", fontsize="medium")
+    ax.set_xlim(0, 1.15 * max(r["s_over_sqrt_b"] for r in rows))
+    ax.set_ylim(bottom=0)
+    ax.axline((0, 0), slope=1, color="k", ls=":", marker="", label="no cut")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              title="median, IQR over seeds\n(one-seed variants left out)", title_fontsize="x-small")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def machine() -> str:

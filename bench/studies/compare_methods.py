@@ -24,8 +24,9 @@ import time
 from absl import flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import (CPU_CLASSIFIER, CPU_FLOW, REPO, RESULTS, define_seeds, ints, machine,  # noqa: E402
-                    markdown_table, merge_rows, run, seed_summary, seeds, with_changes, write_results)
+from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, define_seeds, flagfile_config, ints,  # noqa: E402
+                    machine, markdown_table, merge_rows, run, seed_summary, seeds, significance_plot,
+                    with_changes, write_results)
 
 from resad_tf import methods, pipeline, runtime  # noqa: E402
 
@@ -56,25 +57,9 @@ CPU_PROFILE = {
 }
 
 
-def literature_config(cls):
-    """The Config of configs/<method>.flags: its '--field=value', '--field' and '--nofield' lines that name
-    Config fields (other flags, e.g. the shared --sr, are left to the caller)."""
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    path = REPO / "configs" / f"{cls.name}.flags"
-    items = []
-    for line in path.read_text().splitlines():
-        if not line.startswith("--"):
-            continue
-        item = line[2:].strip()
-        if "=" not in item:  # absl's bare boolean forms
-            item = f"{item[2:]}=false" if item.startswith("no") and item[2:] in fields else f"{item}=true"
-        items.append(item)
-    return with_changes(cls.Config(), [item for item in items if item.split("=", 1)[0] in fields])
-
-
 def config_for(cls):
     if FLAGS.profile == "literature":
-        return literature_config(cls)
+        return flagfile_config(cls)
     cfg = cls.Config(**CPU_PROFILE[cls.name])
     if "flow_epochs" in CPU_PROFILE[cls.name]:
         cfg = dataclasses.replace(cfg, flow_epochs=FLAGS.flow_epochs, flow_batch_size=FLAGS.flow_batch_size)
@@ -134,7 +119,7 @@ def report(rows: list[dict], settings: dict, tag: str, header: str) -> None:
         seconds[r["n_sig"], r["method"]] += r["seconds"]
     for s in summary:
         s["minutes"] = round(seconds[s["n_sig"], s["method"]] / 60, 1)
-    plot = _plot(rows, tag)
+    plot = significance_plot(rows, RESULTS / f"significance_improvement_{tag}.png")
     text = (f"# Method comparison: {tag}\n\n{header}\n"
             f"Max SIC ignores FPR resting on fewer than 50 test background events. Median and IQR over seeds.\n\n"
             + markdown_table(summary, ["n_sig", "method", "max_sic", "q25", "q75", "auc", "seeds", "minutes"])
@@ -149,45 +134,6 @@ def replot(tag: str) -> None:
     """Redraw the tables and the plot of a tag from its JSON results."""
     saved = json.loads((RESULTS / f"compare_{tag}.json").read_text())
     report(saved["runs"], saved["settings"], tag, saved.get("header", f"Machine: {machine()}."))
-
-
-def _plot(rows, tag):
-    """Significance after the best cut vs before it: per method and N_sig the median over seeds, IQR bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from resad_tf.plots import hep_style
-
-    hep_style()
-    fig, ax = plt.subplots(figsize=(9, 6))
-    markers = ["o", "s", "^", "v", "D", "P", "X", "*", "<", ">"]
-    colors = [plt.cm.tab10(i) for i in range(10)] + [plt.cm.Dark2(i) for i in range(8)]  # methods 11+ dashed
-    names = [n for n in dict.fromkeys(r["method"] for r in rows)
-             if all(sum(r["method"] == n and r["n_sig"] == k for r in rows) >= 2
-                    for k in {r["n_sig"] for r in rows if r["method"] == n})]
-    for i, name in enumerate(names):
-        points = []
-        for n_sig in sorted({r["n_sig"] for r in rows if r["method"] == name}):
-            rr = [r for r in rows if r["method"] == name and r["n_sig"] == n_sig]
-            after = np.array([r["max_sic"] * r["s_over_sqrt_b"] for r in rr])
-            points.append((np.median([r["s_over_sqrt_b"] for r in rr]), *np.percentile(after, [50, 25, 75])))
-        x, y, lo, hi = np.array(points).T
-        ax.errorbar(x, y, yerr=[y - lo, hi - y], color=colors[i % len(colors)], marker=markers[i % 10],
-                    ls="-" if i < 10 else "--", capsize=3, label=name)
-    ax.set_xlabel("S/√B in the SR before the cut", fontsize="medium")
-    ax.set_ylabel("S/√B after the best cut\n(max SIC × S/√B)", fontsize="medium")
-    ax.set_xlim(0, 1.15 * max(r["s_over_sqrt_b"] for r in rows))
-    ax.set_ylim(bottom=0)
-    ax.axline((0, 0), slope=1, color="k", ls=":", marker="", label="no cut")
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-              title="median, IQR over seeds\n(one-seed variants left out)", title_fontsize="x-small")
-    path = RESULTS / f"significance_improvement_{tag}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 if __name__ == "__main__":

@@ -24,14 +24,14 @@ import numpy as np
 
 from resad_tf.component import load_part, save_part
 from resad_tf.config import option
-from resad_tf.data import Events, Regions
+from resad_tf.data import Events, Regions, Window
 from resad_tf.methods.base import Method
-from resad_tf.methods.classify import ClassifierOptions, Discriminator
+from resad_tf.methods.classify import Discriminator, SRClassifierOptions
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
 
 @dataclasses.dataclass(frozen=True)
-class CATHODEConfig(FlowOptions, ClassifierOptions):
+class CATHODEConfig(FlowOptions, SRClassifierOptions):
     oversampling: int = option(4, "synthetic background events per SR data event", ge=1)
     sample_checkpoints: bool = option(True, "draw the synthetic background from the mixture of the flow's "
                                       "n_checkpoints best epochs, as the paper does (False: the best epoch alone)")
@@ -44,16 +44,29 @@ class CATHODE(Method):
     uses_sidebands = True
 
     def _fit(self, regions: Regions) -> None:
+        sb = regions.require_sidebands(self.name)
+        background = ConditionalDensity(self.config, self.seed, self.verbose).fit(sb)
+        self.fit_classifier(regions.sr, regions.window, background)
+
+    def fit_classifier(self, sr: Events, window: Window, background: ConditionalDensity) -> "CATHODE":
+        """Fit only the classifier: the SR data ``sr`` vs samples of a given background density.
+
+        :meth:`fit` calls it with the density it trained on the sidebands; a study
+        that compares classifiers or injections on one data set can train the
+        density once and hand it to each (bench/studies/low_sb.py).  Returns the
+        fitted method.
+        """
         from resad_tf.flows import MjjDensity
 
-        cfg, sr = self.config, regions.sr
-        sb = regions.require_sidebands(self.name)
-        self.background_ = ConditionalDensity(cfg, self.seed, self.verbose).fit(sb)
+        cfg = self.config
+        self.background_ = background
         n = cfg.oversampling * len(sr)
-        mjj = MjjDensity((regions.window.lo, regions.window.hi)).fit(sr.mjj).sample(n, seed=self.seed)
+        mjj = MjjDensity((window.lo, window.hi)).fit(sr.mjj).sample(n, seed=self.seed)
         self.samples_ = Events(mjj, self._synthetic(mjj), sr.features, source="CATHODE samples")
         self.discriminator_ = Discriminator(cfg, seed=self.seed + 1, verbose=self.verbose)
         self.discriminator_.fit(self._inputs(sr), self.samples_.x, sr.weight, None)
+        self.window_, self.features_ = window, tuple(sr.features)
+        return self
 
     def _synthetic(self, mjj):
         return self.background_.sample(mjj, seed=self.seed + 2, ensemble=self.config.sample_checkpoints)

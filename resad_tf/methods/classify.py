@@ -39,6 +39,18 @@ class ClassifierOptions(Options):
     val_fraction: float = option(0.2, "fraction of the training sample used for validation", gt=0, lt=1)
 
 
+@dataclasses.dataclass(frozen=True)
+class SRClassifierOptions(ClassifierOptions):
+    """The classifier of the methods that tell the SR data from a background estimate (IAD, CATHODE,
+    LaCATHODE; the supervised bound alike): an ensemble of boosted trees, each early-stopped on its own
+    random half of the training sample, chosen by the low-signal table (docs/low_signal.md): at
+    S/B ~ 0.3 % the MLP learns the background estimate's residual mis-modelling and the trees do not."""
+
+    classifier: str = option("hgb", "classifier: hgb (HistGradientBoosting ensemble), mlp (Keras MLP), xgb",
+                             choices=KINDS)
+    n_estimators: int = option(10, "tree ensembles: number of members", ge=1)
+
+
 def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict:
     """The make_classifier arguments these options mean for the chosen kind."""
     if opts.classifier == "mlp":

@@ -16,17 +16,17 @@ import numpy as np
 from resad_tf.component import load_part, save_part
 from resad_tf.data import Events, Regions
 from resad_tf.methods.base import Method
-from resad_tf.methods.classify import ClassifierOptions, Discriminator
+from resad_tf.methods.classify import Discriminator, SRClassifierOptions
 
 
-#: both bounds are configured by the shared classifier options alone
-IADConfig = SupervisedConfig = ClassifierOptions
+#: both bounds are configured by the SR classifier's options alone (the classifier CATHODE uses)
+IADConfig = SupervisedConfig = SRClassifierOptions
 
 
 class _ClassifierMethod(Method):
     """Shared plumbing: one Discriminator, scored on the features x."""
 
-    Config = ClassifierOptions
+    Config = SRClassifierOptions
 
     def _train(self, x1: Events, x0: Events) -> None:
         self.discriminator_ = Discriminator(self.config, seed=self.seed, verbose=self.verbose)

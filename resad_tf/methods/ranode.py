@@ -20,6 +20,7 @@ event.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import pathlib
 
@@ -29,6 +30,7 @@ import tensorflow as tf
 from resad_tf.component import load_part, save_part
 from resad_tf.config import option
 from resad_tf.data import Events, Regions
+from resad_tf.flows.ensemble import ensemble_log_prob, ensemble_sample
 from resad_tf.methods.base import Method
 from resad_tf.methods.density import ConditionalDensity, FlowOptions
 
@@ -42,6 +44,9 @@ class RANODEConfig(FlowOptions):
     signal_blocks: int = option(4, "MADE blocks of the signal flow", ge=1)
     signal_hidden: tuple[int, ...] = option((64,), "MADE hidden layers of the signal flow", ge=1)
     signal_learning_rate: float = option(1e-3, "learning rate of the signal flow", gt=0)
+    signal_runs: int = option(1, "signal flows, each trained on its own train/validation split of the SR data; "
+                              "the score averages their densities", ge=1)
+    signal_checkpoints: int = option(1, "average each signal flow's density over this many best epochs", ge=1)
 
 
 class SignalMixture(tf.Module):
@@ -101,17 +106,29 @@ class RANODE(Method):
         self.background_ = bg = background
         y = bg.y(sr)
         log_pbg = bg.log_prob_y(y, sr.mjj).astype(np.float32)
-        signal_opts = dataclasses.replace(cfg, flow_learning_rate=cfg.signal_learning_rate)
-        self.signal_ = ConditionalDensity(signal_opts, self.seed + 1, self.verbose,
-                                          flow_overrides=dict(n_blocks=cfg.signal_blocks,
-                                                              hidden_units=tuple(cfg.signal_hidden),
-                                                              transform=cfg.signal_transform))
-        flow = self.signal_.make_flow(y.shape[1])
+        signal_opts = dataclasses.replace(cfg, flow_learning_rate=cfg.signal_learning_rate,
+                                          n_checkpoints=cfg.signal_checkpoints)
         learn = cfg.signal_fraction == 0
-        self.mixture_ = SignalMixture(flow, cfg.w_init if learn else cfg.signal_fraction, learn_w=learn)
         context = np.column_stack([bg.context(sr.mjj), log_pbg]).astype(np.float32)
-        self.history_ = self.signal_.train_flow(self.mixture_, y, context, sr.weight)
-        self.w_ = self.mixture_.w
+        # every run has its own seed: its own initialization and train/validation split (ConditionalDensity)
+        self.signal_checkpoints_, fractions, flow = [], [], None
+        for run in range(cfg.signal_runs):
+            density = ConditionalDensity(signal_opts, self.seed + 1 + run, self.verbose,
+                                         flow_overrides=dict(n_blocks=cfg.signal_blocks,
+                                                             hidden_units=tuple(cfg.signal_hidden),
+                                                             transform=cfg.signal_transform))
+            run_flow = density.make_flow(y.shape[1])
+            mixture = SignalMixture(run_flow, cfg.w_init if learn else cfg.signal_fraction, learn_w=learn)
+            history = density.train_flow(mixture, y, context, sr.weight)
+            fractions.append(mixture.w)  # at the best epoch, where training leaves the weights
+            for weights in history.best_checkpoints(cfg.signal_checkpoints):
+                mixture.set_weights(weights)
+                self.signal_checkpoints_.append(run_flow.get_weights())
+            if flow is None:
+                flow, self.history_ = run_flow, history
+        # one flow object evaluates all runs x checkpoints: the same architecture, weights swapped in
+        flow.set_weights(self.signal_checkpoints_[0])
+        self.w_ = float(np.mean(fractions))
         self.signal_flow_ = flow
         self.features_ = tuple(sr.features)
         return self
@@ -119,7 +136,7 @@ class RANODE(Method):
     def _log_ps_minus_log_pbg(self, events: Events) -> np.ndarray:
         bg = self.background_
         y, c = bg.y(events), bg.context(events.mjj)
-        log_ps = np.asarray(self.signal_flow_.log_prob(y, c), np.float64)
+        log_ps = np.asarray(ensemble_log_prob(self.signal_flow_, self.signal_checkpoints_, y, c), np.float64)
         return log_ps - bg.log_prob_y(y, events.mjj)
 
     def _score(self, events: Events) -> np.ndarray:
@@ -129,22 +146,34 @@ class RANODE(Method):
         """Events from the learned signal model p_s(x | m), in the original feature space."""
         self.check_fitted("sample_signal()")
         bg = self.background_
-        y = np.asarray(self.signal_flow_.sample(len(mjj), bg.context(mjj), seed=seed), np.float64)
+        y = np.asarray(ensemble_sample(self.signal_flow_, self.signal_checkpoints_, bg.context(mjj), seed=seed),
+                       np.float64)
         return bg.scaler_.inverse_transform(y)
 
     def diagnostics(self, directory) -> dict:
         return {"signal_fraction_fitted": self.w_, "signal_fraction_fixed": self.config.signal_fraction or None}
 
     def _save_state(self, directory: pathlib.Path) -> dict:
-        """The background density, the signal flow (a SavedModel, plain TensorFlow can use it) and w."""
+        """The background density, the signal flow (a SavedModel of the best epoch, plain TensorFlow can use
+        it), the weights of every signal run and checkpoint the score averages, and w."""
         from resad_tf import flows
 
         flows.export(self.signal_flow_, directory / "signal_flow")
-        return {"background": save_part(self.background_, directory / "background"), "signal_fraction": self.w_}
+        np.savez(directory / "signal_checkpoints.npz",
+                 **{f"ckpt{k}_{i}": w for k, ckpt in enumerate(self.signal_checkpoints_) for i, w in enumerate(ckpt)})
+        return {"background": save_part(self.background_, directory / "background"), "signal_fraction": self.w_,
+                "n_signal_checkpoints": len(self.signal_checkpoints_)}
 
     def _load_state(self, directory: pathlib.Path, state: dict) -> None:
-        from resad_tf import flows
+        from resad_tf.flows import ConditionalFlow
+        from resad_tf.flows.savedmodel import CONFIG_FILE
 
         self.background_ = load_part(state["background"], directory / "background")
-        self.signal_flow_ = flows.load(directory / "signal_flow")
+        self.signal_flow_ = ConditionalFlow.from_config(
+            json.loads((directory / "signal_flow" / CONFIG_FILE).read_text()))
+        n_vars = len(self.signal_flow_.get_weights())
+        with np.load(directory / "signal_checkpoints.npz") as z:
+            self.signal_checkpoints_ = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)]
+                                        for k in range(state["n_signal_checkpoints"])]
+        self.signal_flow_.set_weights(self.signal_checkpoints_[0])
         self.w_ = state["signal_fraction"]

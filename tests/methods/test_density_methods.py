@@ -1,5 +1,7 @@
 """Density-estimation methods find a strong injected signal with small flows."""
 
+import dataclasses
+
 import numpy as np
 
 from resad_tf import metrics
@@ -57,3 +59,40 @@ def test_ranode_learns_signal_fraction(toy_regions, tmp_path, assert_roundtrip):
     x = r.sample_signal(np.full(2000, 3.5), seed=1)
     # the learned signal model puts its heavy jet near the 500 GeV X: delta_mj ~ 0.4 TeV
     assert abs(np.median(x[:, 1]) - np.median(toy_regions.test.signal().x[:, 1])) < 0.1
+
+
+def test_ranode_ensemble_over_splits_and_epochs(toy_regions, tmp_path, assert_roundtrip):
+    """signal_runs x signal_checkpoints signal densities, averaged: the score is log mean_k p_s,k - log p_bg."""
+    small = dict(SMALL_FLOW, flow_epochs=3)
+    cfg = RANODEConfig(**small, signal_blocks=1, signal_hidden=(16,), signal_runs=2, signal_checkpoints=2)
+    r = RANODE(cfg, seed=0, verbose=False).fit(toy_regions)
+    assert len(r.signal_checkpoints_) == 4
+    # the runs are different trainings (own seed: initialization and train/validation split)
+    assert not np.allclose(r.signal_checkpoints_[0][0], r.signal_checkpoints_[2][0])
+    ev = toy_regions.test.select(np.arange(200))
+    bg, flow = r.background_, r.signal_flow_
+    y, c = bg.y(ev), bg.context(ev.mjj)
+    per_model = []
+    for weights in r.signal_checkpoints_:
+        flow.set_weights(weights)
+        per_model.append(np.asarray(flow.log_prob(y, c), np.float64))
+    flow.set_weights(r.signal_checkpoints_[0])
+    expected = np.logaddexp.reduce(per_model, axis=0) - np.log(4) - bg.log_prob_y(y, ev.mjj)
+    np.testing.assert_allclose(r.score(ev), expected, rtol=1e-5, atol=1e-4)
+    assert_roundtrip(r, toy_regions, tmp_path / "ranode_ensemble")
+    # one run, one checkpoint: the best epoch's density alone
+    one = RANODE(dataclasses.replace(cfg, signal_runs=1, signal_checkpoints=1), seed=0, verbose=False)
+    one.fit_signal(toy_regions.sr, bg)
+    assert len(one.signal_checkpoints_) == 1
+    np.testing.assert_allclose(one.score(ev), np.asarray(one.signal_flow_.log_prob(y, c), np.float64)
+                               - bg.log_prob_y(y, ev.mjj), rtol=1e-6, atol=1e-5)
+
+
+def test_cathode_fit_classifier_takes_a_trained_background(toy_regions):
+    """fit_classifier with the density fit() trained reproduces fit(): the classifier step alone."""
+    cfg = CATHODEConfig(**SMALL_FLOW, **FAST_TREES)
+    full = CATHODE(cfg, seed=0, verbose=False).fit(toy_regions)
+    again = CATHODE(cfg, seed=0, verbose=False).fit_classifier(toy_regions.sr, toy_regions.window, full.background_)
+    ev = toy_regions.test
+    np.testing.assert_array_equal(again.score(ev), full.score(ev))
+    assert again.window_ == full.window_ and again.features_ == full.features_
