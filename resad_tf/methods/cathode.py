@@ -6,8 +6,9 @@ in the signal region, at masses drawn from a KDE of the SR data's m_jj, with
 flow's ``n_checkpoints`` best epochs.  A classifier trained
 on SR data vs these synthetic background events approaches the data/background
 likelihood ratio: the idealized anomaly detector, but with a learned
-background estimate.  Ensembling over the best epochs and runs follows the
-classifier options (default: the 10 best epochs, as in the paper).
+background estimate.  The classifier is the SR classifier of
+:class:`~resad_tf.methods.classify.SRClassifierOptions` (default: 10 boosted-tree
+members; ``--classifier=mlp`` averages the MLP's 10 best epochs, as the paper).
 
 LaCATHODE: the same classifier works in the flow's latent space, where the
 background is a standard normal whatever m_jj: SR data mapped to z vs

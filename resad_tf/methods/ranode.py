@@ -10,7 +10,9 @@ signal flow p_s(x | m) on the SR data by maximizing
 so the signal model only has to describe what the background does not.  The
 signal fraction w is fixed (a working point, e.g. from a scan) or learned.
 The score is log p_s - log p_bg; :meth:`RANODE.sample_signal` draws events
-from the learned signal model.
+from the learned signal model.  ``signal_runs`` x ``signal_checkpoints`` signal
+flows (independent train/validation splits, their best epochs) give p_s as the
+mean of their densities (configs/ranode.flags: 5 x 5).
 
 The mixture is trained by the shared flow loop: it is a flow-like module
 whose context carries m_jj and the (fixed) background log-density of each
