@@ -174,3 +174,21 @@ def test_registry():
     assert get("iad") is IdealizedAD and get("salad") is Salad
     with pytest.raises(Exception, match="unknown method"):
         get("bogus")
+
+
+def test_sr_classifier_default_is_a_tree_ensemble(toy_regions):
+    """The IAD, CATHODE and LaCATHODE default to 10 boosted-tree members (docs/low_signal.md), each
+    early-stopped on its own half: the members differ, and their mean finds the signal."""
+    from resad_tf.methods.cathode import CATHODEConfig
+    from resad_tf.models.trees import TreeEnsembleClassifier
+
+    assert (IADConfig().classifier, IADConfig().n_estimators) == ("hgb", 10)
+    assert (CATHODEConfig().classifier, CATHODEConfig().n_estimators) == ("hgb", 10)
+    assert ClassifierOptions().classifier == "mlp"  # SALAD and CWoLa keep theirs
+    iad = IdealizedAD(IADConfig(max_iter=60), seed=0, verbose=False).fit(toy_regions)
+    clf = iad.discriminator_.classifier_
+    assert isinstance(clf, TreeEnsembleClassifier) and len(clf.members_) == 10
+    x = toy_regions.test.x[:500]
+    member_scores = np.array([m.predict_proba(iad.discriminator_.scaler_.transform(x))[:, 1] for m in clf.members_])
+    assert np.ptp(member_scores, axis=0).max() > 0  # different halves, different members
+    assert _auc(iad, toy_regions) > 0.85
