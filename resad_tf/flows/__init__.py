@@ -3,7 +3,8 @@
 * :class:`ConditionalFlow` - MAF (affine) or rational-quadratic-spline flow, a ``tf.Module``
 * :func:`train` / :class:`FlowHistory` - the one training loop (AdamW-style, early
   stopping, NaN recovery, per-epoch checkpoints)
-* :func:`ensemble_log_prob` / :func:`ensemble_sample` - the mixture of checkpoints (density, samples)
+* :func:`ensemble_log_prob` / :func:`ensemble_sample` - the mixture of checkpoints (density, samples);
+  :func:`save_ensemble` / :func:`load_ensemble` - a flow with its checkpoints on disk
 * :func:`export` / :func:`load` - SavedModel usable with plain ``tf.saved_model.load``
 * :class:`MjjDensity` - KDE of m_jj in the signal region (sampling SR masses)
 
@@ -20,6 +21,8 @@ _WHERE = {
     "mean_nll": "training",
     "ensemble_log_prob": "ensemble",
     "ensemble_sample": "ensemble",
+    "save_ensemble": "ensemble",
+    "load_ensemble": "ensemble",
     "export": "savedmodel",
     "load": "savedmodel",
     "LoadedFlow": "savedmodel",

@@ -73,3 +73,33 @@ def ensemble_sample(flow, checkpoints, context, seed=None) -> np.ndarray:
                 flow.set_weights(weights)
                 out[rows] = flow.sample(len(rows), context[rows], seed=int(rng.integers(2**31 - 1)))
     return out
+
+
+def save_ensemble(flow, checkpoints, flow_dir, weights_file) -> None:
+    """Write ``flow`` (its current weights) as a SavedModel to ``flow_dir`` and the weights of every
+    checkpoint to the ``weights_file`` .npz (keys ``best_i``, ``ckpt{k}_i``): what :func:`load_ensemble`
+    reads back."""
+    from resad_tf.flows.savedmodel import export
+
+    export(flow, flow_dir)
+    arrays = {f"best_{i}": w for i, w in enumerate(flow.get_weights())}
+    for k, ckpt in enumerate(checkpoints):
+        arrays.update({f"ckpt{k}_{i}": w for i, w in enumerate(ckpt)})
+    np.savez(weights_file, **arrays)
+
+
+def load_ensemble(flow_dir, weights_file, n_checkpoints: int):
+    """The flow (a trainable :class:`~resad_tf.flows.ConditionalFlow` with the saved weights) and its
+    ``n_checkpoints`` checkpoint weights, from what :func:`save_ensemble` wrote."""
+    import json
+    import pathlib
+
+    from resad_tf.flows.flow import ConditionalFlow
+    from resad_tf.flows.savedmodel import CONFIG_FILE
+
+    flow = ConditionalFlow.from_config(json.loads((pathlib.Path(flow_dir) / CONFIG_FILE).read_text()))
+    with np.load(weights_file) as z:
+        n_vars = sum(1 for k in z.files if k.startswith("best_"))
+        flow.set_weights([z[f"best_{i}"] for i in range(n_vars)])
+        checkpoints = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)] for k in range(n_checkpoints)]
+    return flow, checkpoints

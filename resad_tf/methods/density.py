@@ -14,7 +14,6 @@ the "enhanced ANODE" ensembling that stabilizes the likelihood ratio.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import numpy as np
@@ -138,14 +137,10 @@ class ConditionalDensity(Component):
     def _save_state(self, directory: pathlib.Path) -> dict:
         """The flow as a SavedModel in ``flow/`` (best epoch; plain TensorFlow can use it), the checkpoint
         weights of the ensemble (``checkpoints.npz``) and the preprocessing (in the state)."""
-        from resad_tf import flows
+        from resad_tf.flows import save_ensemble
 
         directory.mkdir(parents=True, exist_ok=True)
-        flows.export(self.flow_, directory / "flow")
-        arrays = {f"best_{i}": w for i, w in enumerate(self.flow_.get_weights())}
-        for k, ckpt in enumerate(self.checkpoints_):
-            arrays.update({f"ckpt{k}_{i}": w for i, w in enumerate(ckpt)})
-        np.savez(directory / "checkpoints.npz", **arrays)
+        save_ensemble(self.flow_, self.checkpoints_, directory / "flow", directory / "checkpoints.npz")
         return {"feature_scaler": save_part(self.scaler_, directory), "mass_scaler": save_part(self.mass_, directory),
                 "n_checkpoints": len(self.checkpoints_),
                 "usage": "y = feature_scaler(x); c = (mjj - mass_scaler.mean) / mass_scaler.std; "
@@ -153,13 +148,9 @@ class ConditionalDensity(Component):
 
     def _load_state(self, directory: pathlib.Path, state: dict) -> None:
         """Rebuild the flow with its checkpoint ensemble."""
-        from resad_tf.flows import ConditionalFlow
-        from resad_tf.flows.savedmodel import CONFIG_FILE
+        from resad_tf.flows import load_ensemble
 
         self.scaler_ = load_part(state["feature_scaler"], directory)
         self.mass_ = load_part(state["mass_scaler"], directory)
-        self.flow_ = ConditionalFlow.from_config(json.loads((directory / "flow" / CONFIG_FILE).read_text()))
-        with np.load(directory / "checkpoints.npz") as z:
-            n_vars = sum(1 for k in z.files if k.startswith("best_"))
-            self.flow_.set_weights([z[f"best_{i}"] for i in range(n_vars)])
-            self.checkpoints_ = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)] for k in range(state["n_checkpoints"])]
+        self.flow_, self.checkpoints_ = load_ensemble(directory / "flow", directory / "checkpoints.npz",
+                                                      state["n_checkpoints"])

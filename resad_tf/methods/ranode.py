@@ -22,7 +22,6 @@ event.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import pathlib
 
@@ -158,24 +157,17 @@ class RANODE(Method):
     def _save_state(self, directory: pathlib.Path) -> dict:
         """The background density, the signal flow (a SavedModel of the best epoch, plain TensorFlow can use
         it), the weights of every signal run and checkpoint the score averages, and w."""
-        from resad_tf import flows
+        from resad_tf.flows import save_ensemble
 
-        flows.export(self.signal_flow_, directory / "signal_flow")
-        np.savez(directory / "signal_checkpoints.npz",
-                 **{f"ckpt{k}_{i}": w for k, ckpt in enumerate(self.signal_checkpoints_) for i, w in enumerate(ckpt)})
+        save_ensemble(self.signal_flow_, self.signal_checkpoints_, directory / "signal_flow",
+                      directory / "signal_checkpoints.npz")
         return {"background": save_part(self.background_, directory / "background"), "signal_fraction": self.w_,
                 "n_signal_checkpoints": len(self.signal_checkpoints_)}
 
     def _load_state(self, directory: pathlib.Path, state: dict) -> None:
-        from resad_tf.flows import ConditionalFlow
-        from resad_tf.flows.savedmodel import CONFIG_FILE
+        from resad_tf.flows import load_ensemble
 
         self.background_ = load_part(state["background"], directory / "background")
-        self.signal_flow_ = ConditionalFlow.from_config(
-            json.loads((directory / "signal_flow" / CONFIG_FILE).read_text()))
-        n_vars = len(self.signal_flow_.get_weights())
-        with np.load(directory / "signal_checkpoints.npz") as z:
-            self.signal_checkpoints_ = [[z[f"ckpt{k}_{i}"] for i in range(n_vars)]
-                                        for k in range(state["n_signal_checkpoints"])]
-        self.signal_flow_.set_weights(self.signal_checkpoints_[0])
+        self.signal_flow_, self.signal_checkpoints_ = load_ensemble(
+            directory / "signal_flow", directory / "signal_checkpoints.npz", state["n_signal_checkpoints"])
         self.w_ = state["signal_fraction"]
