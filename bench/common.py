@@ -102,6 +102,17 @@ def flagfile_config(cls, profile: str = ""):
     return with_changes(cls.Config(), [item for item in items if item.split("=", 1)[0] in fields])
 
 
+def parse_variant(text: str, config_for):
+    """A ``--variant`` flag's 'label=method:field=value:...' -> (label, method class, config): the study's
+    ``config_for(cls)`` with those fields changed."""
+    from resad_tf import methods
+
+    label, _, rest = text.partition("=")
+    name, *assignments = rest.split(":")
+    cls = methods.get(name)
+    return label, cls, with_changes(config_for(cls), assignments)
+
+
 TAIL_FRACTIONS = (0.01, 0.001)
 
 

@@ -25,8 +25,8 @@ from absl import flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import (CPU_CLASSIFIER, CPU_FLOW, RESULTS, define_seeds, flagfile_config, ints,  # noqa: E402
-                    machine, markdown_table, merge_rows, run, seed_summary, seeds, significance_plot,
-                    with_changes, write_results)
+                    machine, markdown_table, merge_rows, parse_variant, run, seed_summary, seeds,
+                    significance_plot, write_results)
 
 from resad_tf import methods, pipeline, runtime  # noqa: E402
 
@@ -66,19 +66,11 @@ def config_for(cls):
     return cfg
 
 
-def parse_variant(text: str):
-    """'label=method:field=value:...' -> (label, method class, config)."""
-    label, _, rest = text.partition("=")
-    name, *assignments = rest.split(":")
-    cls = methods.get(name)
-    return label, cls, with_changes(config_for(cls), assignments)
-
-
 def main():
     runtime.configure()  # one thread per op: the scripts' default (see bench/results/flow_throughput.md)
     tag = FLAGS.tag or f"{'toy' if FLAGS.data == 'toy' else 'real'}_{FLAGS.profile}"
     classes = [methods.get(m) for m in FLAGS.methods]
-    variants = [parse_variant(v) for v in FLAGS.variant]
+    variants = [parse_variant(v, config_for) for v in FLAGS.variant]
     needs = frozenset().union(*(c.needs for c in classes), *(cls.needs for _, cls, _ in variants))
     rows = []
     for n_sig in ints("n_sigs"):

@@ -13,13 +13,15 @@ that seed (``CATHODE.fit_classifier``, ``RANODE.fit_signal``): the injections
 differ only by the signal events, a few hundred among ~850k sideband
 background events, and the flow is the costly step.  Every classifier and
 signal model is trained per (N_sig, seed); the IAD and the supervised bound
-use the methods' own ``fit``.  Methods are the toolkit's defaults with the
-flow profile of ``--flow``; ``--variant`` adds others
-('label=method:field=value:...').
+use the methods' own ``fit``.  CATHODE, LaCATHODE and R-ANODE run as
+configs/<method>_cpu.flags, the others with their defaults; ``--variant`` adds
+others ('label=method:field=value:...').
 
 Each run is stored as it finishes (runs/bench/low_sb/<tag>/rows/), so an
 interrupted study resumes where it stopped and two processes (different
-seeds) can share a tag.  Writes bench/results/low_sb_<tag>.md/.json: per
+seeds) can share a tag; the flags the runs of a tag must share (STUDY_FLAGS)
+are recorded with its first run, a run with others is refused, and
+``--report`` describes the table by the recorded ones.  Writes bench/results/low_sb_<tag>.md/.json: per
 (N_sig, method) the median and IQR over seeds of max SIC (FPR floor:
 ``--min_bkg`` test background events), the median of the per-seed ratio to
 the IAD, AUC and wall time.
@@ -38,10 +40,11 @@ from absl import flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import (REPO, RESULTS, TAIL_FRACTIONS, define_seeds, flagfile_config, ints,  # noqa: E402
-                    machine, markdown_table, run, seeds, separability, significance_plot, with_changes,
+                    machine, markdown_table, parse_variant, run, seeds, separability, significance_plot,
                     write_results)
 
 from resad_tf import methods, metrics, pipeline, runtime  # noqa: E402
+from resad_tf.errors import InputError  # noqa: E402
 
 flags.DEFINE_string("data", "toy", "toy or a labelled v2 features .h5")
 flags.DEFINE_list("methods", ["supervised", "iad", "cathode", "lacathode", "ranode"], "methods (defaults)")
@@ -87,13 +90,8 @@ def flow_key(cfg) -> str:
 
 
 def runs_to_do() -> list[tuple[str, type, object]]:
-    out = [(name, methods.get(name), config_for(methods.get(name))) for name in FLAGS.methods]
-    for text in FLAGS.variant:
-        label, _, rest = text.partition("=")
-        name, *assignments = rest.split(":")
-        cls = methods.get(name)
-        out.append((label, cls, with_changes(config_for(cls), assignments)))
-    return out
+    return ([(name, methods.get(name), config_for(methods.get(name))) for name in FLAGS.methods]
+            + [parse_variant(text, config_for) for text in FLAGS.variant])
 
 
 def workdir() -> pathlib.Path:
@@ -102,6 +100,30 @@ def workdir() -> pathlib.Path:
 
 def tag() -> str:
     return FLAGS.tag or ("toy" if FLAGS.data == "toy" else "real")
+
+
+#: the flags every run of one tag must share: they are recorded with its first run (study.json) and the
+#: report describes the table by them
+STUDY_FLAGS = ("data", "flow_n_sig", "min_bkg", "toy_n_background", "flow_epochs")
+
+
+def study(record: bool) -> dict:
+    """This tag's study settings: those recorded in its work directory, else the flags (recorded when
+    ``record``).  A run (``record``) whose flags differ from the recorded ones is refused: its rows
+    would not belong in the same table."""
+    path = workdir() / "study.json"
+    current = {name: FLAGS[name].value for name in STUDY_FLAGS}
+    if not path.exists():
+        if record:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(current))
+        return current
+    saved = json.loads(path.read_text())
+    changed = {k: (saved.get(k), v) for k, v in current.items() if saved.get(k) != v}
+    if record and changed:
+        raise InputError(f"--tag={tag()} holds runs with other settings (recorded, given): {changed}; "
+                         f"use those flags or another --tag")
+    return saved
 
 
 def options(n_sig: int, seed: int) -> pipeline.RunOptions:
@@ -147,8 +169,6 @@ def diagnose() -> None:
 
     excess_q: the first sample's fraction above the cut that keeps a fraction q of the second, over q.
     """
-    from resad_tf.flows import MjjDensity
-
     out_dir = workdir() / "diagnostics"
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = config_for(methods.get("cathode"))
@@ -159,9 +179,8 @@ def diagnose() -> None:
                 continue
             density, _ = background_flow(seed, cfg)
             regions = pipeline.build_regions(options(n_sig, seed), frozenset({"reference"}))
-            sr, truth, window = regions.sr, regions.reference, regions.window
-            mjj = MjjDensity((window.lo, window.hi)).fit(sr.mjj).sample(cfg.oversampling * len(sr), seed=seed)
-            samples = density.sample(mjj, seed=seed + 2, ensemble=cfg.sample_checkpoints)
+            sr, truth = regions.sr, regions.reference
+            samples = methods.get("cathode")(cfg, seed=seed).synthetic_background(sr, regions.window, density).x
             rng = np.random.default_rng(seed)
             truth_n = truth.x[rng.choice(len(truth), len(sr), replace=False)]
             rows = []
@@ -176,12 +195,14 @@ def diagnose() -> None:
 def main():
     runtime.configure()
     if FLAGS.diagnose:
+        study(record=True)
         diagnose()
         return
     todo = runs_to_do()
     rows_dir = workdir() / "rows"
     rows_dir.mkdir(parents=True, exist_ok=True)
     if not FLAGS.report:
+        study(record=True)
         needs = frozenset().union(*(cls.needs for _, cls, _ in todo))
         for seed in seeds():
             flows = {}  # flow key -> (density, info), trained or loaded when a run first needs it
@@ -193,9 +214,10 @@ def main():
                 for label, cls, cfg in pending:
                     background = info = None
                     if cls.name in FLOW_METHODS:
-                        if flow_key(cfg) not in flows:
-                            flows[flow_key(cfg)] = background_flow(seed, cfg)
-                        background, info = flows[flow_key(cfg)]
+                        key = flow_key(cfg)
+                        if key not in flows:
+                            flows[key] = background_flow(seed, cfg)
+                        background, info = flows[key]
                     t0 = time.time()
                     method = fit(label, cls, cfg, regions, seed, background)
                     score = method.score(regions.test)
@@ -204,7 +226,7 @@ def main():
                                n_sig_sr=regions.sr.n_signal,
                                s_over_sqrt_b=regions.summary()["s_over_sqrt_b_sr"],
                                seconds=round(time.time() - t0),
-                               flow_seconds=info["seconds"] if cls.name in FLOW_METHODS else 0,
+                               flow_seconds=info["seconds"] if info else 0,
                                config=dataclasses.asdict(cfg))
                     if cls.name == "ranode":
                         row["signal_fraction"] = method.w_
@@ -234,8 +256,7 @@ def report(rows: list[dict]) -> None:
                 vs_iad=float(np.median(ratios)) if ratios else "", auc=float(np.median([r["auc"] for r in rr])),
                 s_over_sqrt_b=float(np.median([r["s_over_sqrt_b"] for r in rr])), seeds=len(rr),
                 minutes=round(float(np.median([r["seconds"] for r in rr])) / 60, 1)))
-    flow_info = sorted((workdir() / "flows").glob("*.json")) if (workdir() / "flows").exists() else []
-    flows = [json.loads(p.read_text()) for p in flow_info]
+    flows = [json.loads(p.read_text()) for p in sorted((workdir() / "flows").glob("*.json"))]
     settings = {r["method"]: r["config"] for r in rows}
     diag = [r for p in sorted((workdir() / "diagnostics").glob("*.json")) for r in json.loads(p.read_text())]
     excess = [f"excess_{q:g}" for q in TAIL_FRACTIONS]
@@ -243,11 +264,12 @@ def report(rows: list[dict]) -> None:
                    "sample's fraction above the score that keeps a fraction q of the second, divided by q. "
                    "truth = pure SR background, samples = the background flow's (as CATHODE draws them).\n\n"
                    + markdown_table(diag, ["n_sig", "seed", "pair", "s_over_b", "auc", *excess])) if diag else ""
-    header = (f"Data: {FLAGS.data}; CATHODE, LaCATHODE and R-ANODE as configs/<method>_cpu.flags, the others "
+    settings_of = study(record=False)
+    header = (f"Data: {settings_of['data']}; CATHODE, LaCATHODE and R-ANODE as configs/<method>_cpu.flags, the others "
               f"with their defaults. One background flow per data seed (and flow setup), trained on the "
-              f"sidebands of the N_sig={FLAGS.flow_n_sig} injection and shared by the flow methods at every "
+              f"sidebands of the N_sig={settings_of['flow_n_sig']} injection and shared by the flow methods at every "
               f"N_sig of that seed. Machine: {machine()}.\n"
-              f"Max SIC ignores FPR resting on fewer than {FLAGS.min_bkg} test background events. Median and IQR "
+              f"Max SIC ignores FPR resting on fewer than {settings_of['min_bkg']} test background events. Median and IQR "
               f"over data seeds; vs_iad: median over seeds of max SIC / the IAD's on the same data set; minutes: "
               f"median wall time of one run (the classifier or signal model; the shared flow is listed below).")
     plot = significance_plot(rows, RESULTS / f"significance_improvement_low_sb_{tag()}.png")

@@ -57,17 +57,22 @@ class CATHODE(Method):
         density once and hand it to each (bench/studies/low_sb.py).  Returns the
         fitted method.
         """
-        from resad_tf.flows import MjjDensity
-
-        cfg = self.config
-        self.background_ = background
-        n = cfg.oversampling * len(sr)
-        mjj = MjjDensity((window.lo, window.hi)).fit(sr.mjj).sample(n, seed=self.seed)
-        self.samples_ = Events(mjj, self._synthetic(mjj), sr.features, source="CATHODE samples")
-        self.discriminator_ = Discriminator(cfg, seed=self.seed + 1, verbose=self.verbose)
+        self.samples_ = self.synthetic_background(sr, window, background)
+        self.discriminator_ = Discriminator(self.config, seed=self.seed + 1, verbose=self.verbose)
         self.discriminator_.fit(self._inputs(sr), self.samples_.x, sr.weight, None)
         self.window_, self.features_ = window, tuple(sr.features)
         return self
+
+    def synthetic_background(self, sr: Events, window: Window, background: ConditionalDensity) -> Events:
+        """The events the classifier takes for background: ``oversampling`` per SR data event, at masses
+        drawn from a KDE of the SR data's m_jj, features from ``background`` (LaCATHODE: its latent
+        standard normal), seeded by the method's seed."""
+        from resad_tf.flows import MjjDensity
+
+        self.background_ = background
+        n = self.config.oversampling * len(sr)
+        mjj = MjjDensity((window.lo, window.hi)).fit(sr.mjj).sample(n, seed=self.seed)
+        return Events(mjj, self._synthetic(mjj), sr.features, source="CATHODE samples")
 
     def _synthetic(self, mjj):
         return self.background_.sample(mjj, seed=self.seed + 2, ensemble=self.config.sample_checkpoints)
@@ -89,6 +94,17 @@ class CATHODE(Method):
 
 class LaCATHODE(CATHODE):
     name = "lacathode"
+
+    def synthetic_background(self, sr: Events, window: Window, background: ConditionalDensity) -> Events:
+        """The events the classifier takes for background: ``oversampling`` per SR data event, at masses
+        drawn from a KDE of the SR data's m_jj, features from ``background`` (LaCATHODE: its latent
+        standard normal), seeded by the method's seed."""
+        from resad_tf.flows import MjjDensity
+
+        self.background_ = background
+        n = self.config.oversampling * len(sr)
+        mjj = MjjDensity((window.lo, window.hi)).fit(sr.mjj).sample(n, seed=self.seed)
+        return Events(mjj, self._synthetic(mjj), sr.features, source="CATHODE samples")
 
     def _synthetic(self, mjj):
         rng = np.random.default_rng(self.seed + 2)
