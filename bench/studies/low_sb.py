@@ -269,8 +269,8 @@ def report(rows: list[dict]) -> None:
               f"with their defaults. One background flow per data seed (and flow setup), trained on the "
               f"sidebands of the N_sig={settings_of['flow_n_sig']} injection and shared by the flow methods at every "
               f"N_sig of that seed. Machine: {machine()}.\n"
-              f"Max SIC ignores FPR resting on fewer than {settings_of['min_bkg']} test background events. Median and IQR "
-              f"over data seeds; vs_iad: median over seeds of max SIC / the IAD's on the same data set; minutes: "
+              f"Max SIC ignores FPR resting on fewer than {settings_of['min_bkg']} test background events. "
+              f"Median and IQR over data seeds; vs_iad: median over seeds of max SIC / the IAD's on the same data set; minutes: "
               f"median wall time of one run (the classifier or signal model; the shared flow is listed below).")
     plot = significance_plot(rows, RESULTS / f"significance_improvement_low_sb_{tag()}.png")
     text = (f"# Low signal strength: {tag()}\n\n{header}\n\n"

@@ -35,7 +35,7 @@ import numpy as np
 from absl import flags
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import LHCO, define_seeds, machine, markdown_table, run, seeds, write_results  # noqa: E402
+from common import LHCO, define_seeds, ints, machine, markdown_table, run, seeds, write_results  # noqa: E402
 
 from resad_tf import metrics, runtime  # noqa: E402
 from resad_tf.data import Events, Window, features, formats, make_regions  # noqa: E402
@@ -68,8 +68,6 @@ def regions_for(seed: int, fold: int = 0, n_folds: int = 2, reference_size: int 
     the other parts' background is the reference (subsampled to ``reference_size`` if > 0)."""
     data, test_pool, extrasig = load("innerdata_train.npy"), load("innerdata_test.npy"), load("innerdata_extrasig.npy")
     if n_sig != 1000:
-        if not 0 <= n_sig <= 1000:
-            raise InputError(f"--n_sigs: {n_sig} is outside 0-1000 (1000 = all of the data's signal)")
         signal = np.flatnonzero(data.label == 1)
         keep = np.random.default_rng(seed + 11).choice(signal, round(len(signal) * n_sig / 1000), replace=False)
         data = data.select(np.sort(np.r_[np.flatnonzero(data.label == 0), keep]))
@@ -95,7 +93,9 @@ def main():
     if FLAGS.n_folds < 2:
         raise InputError(f"--n_folds={FLAGS.n_folds}: need at least 2 folds (one evaluated, the rest the reference)")
     folds = range(FLAGS.n_folds)
-    n_sigs = [int(n) for n in FLAGS.n_sigs]
+    n_sigs = ints("n_sigs")
+    if not all(0 <= n <= 1000 for n in n_sigs):
+        raise InputError(f"--n_sigs={','.join(FLAGS.n_sigs)}: each must be in 0-1000 (1000 = all of the data's signal)")
     for n_sig, seed in ((n, s) for n in n_sigs for s in seeds()):
         fold_regions = [regions_for(seed, fold, FLAGS.n_folds, FLAGS.reference_size, n_sig) for fold in folds]
         label = np.concatenate([regions.test.label for regions in fold_regions])
@@ -124,8 +124,9 @@ def main():
             continue
         ms, au = metrics.median_iqr([x["max_sic"] for x in r]), metrics.median_iqr([x["auc"] for x in r])
         m10 = metrics.median_iqr([x["max_sic_floor10"] for x in r])
-        summary.append(dict(n_sig=n_sig, n_sig_data=r[0]["n_sig_data"], method=name, max_sic_median=ms["median"], max_sic_q25=ms["q25"], max_sic_q75=ms["q75"],
-                            max_sic_floor10_median=m10["median"], auc_median=au["median"], seeds=len(r)))
+        summary.append(dict(n_sig=n_sig, n_sig_data=r[0]["n_sig_data"], method=name, max_sic_median=ms["median"],
+                            max_sic_q25=ms["q25"], max_sic_q75=ms["q75"], max_sic_floor10_median=m10["median"],
+                            auc_median=au["median"], seeds=len(r)))
     reg = fold_regions[0]  # the sample sizes are the same in every fold and seed
     n_eval_bkg = rows[0]["n_eval_bkg"]
     n_eval_sig = int(np.sum(label == 1))
@@ -144,11 +145,11 @@ def main():
         f"scores are pooled: {n_eval_bkg} bkg + {n_eval_sig} sig, every event scored once by a model that did not "
         f"see it. max SIC ignores FPR below 50 background events (FPR >= {50 / n_eval_bkg:.1e}); the floor-10 "
         f"column allows FPR down to {10 / n_eval_bkg:.1e} (~30% statistical error there).\n\n"
-        + markdown_table(summary, ["n_sig", "n_sig_data", "method", "max_sic_median", "max_sic_q25", "max_sic_q75", "max_sic_floor10_median",
-                                   "auc_median", "seeds"])
+        + markdown_table(summary, ["n_sig", "n_sig_data", "method", "max_sic_median", "max_sic_q25", "max_sic_q75",
+                                   "max_sic_floor10_median", "auc_median", "seeds"])
         + "\n\nLiterature (CATHODE paper, larger training samples): supervised ~17, IAD ~15.6.\n\nPer seed:\n\n"
-        + markdown_table(rows, ["method", "n_sig", "seed", "auc", "max_sic", "max_sic_floor10", "n_eval_bkg", "n_reference",
-                                   "seconds"])
+        + markdown_table(rows, ["method", "n_sig", "seed", "auc", "max_sic", "max_sic_floor10", "n_eval_bkg",
+                                "n_reference", "seconds"])
         + "\n"
     )
     print(write_results(f"real_cathode_sr_{FLAGS.classifier}{FLAGS.tag}", text, {"summary": summary, "runs": rows}))
