@@ -95,17 +95,6 @@ class CATHODE(Method):
 class LaCATHODE(CATHODE):
     name = "lacathode"
 
-    def synthetic_background(self, sr: Events, window: Window, background: ConditionalDensity) -> Events:
-        """The events the classifier takes for background: ``oversampling`` per SR data event, at masses
-        drawn from a KDE of the SR data's m_jj, features from ``background`` (LaCATHODE: its latent
-        standard normal), seeded by the method's seed."""
-        from resad_tf.flows import MjjDensity
-
-        self.background_ = background
-        n = self.config.oversampling * len(sr)
-        mjj = MjjDensity((window.lo, window.hi)).fit(sr.mjj).sample(n, seed=self.seed)
-        return Events(mjj, self._synthetic(mjj), sr.features, source="CATHODE samples")
-
     def _synthetic(self, mjj):
         rng = np.random.default_rng(self.seed + 2)
         return rng.standard_normal((len(mjj), len(self.background_.features_)))
