@@ -9,7 +9,6 @@ LOCK   := requirements/lock.txt
 PIP_VERSION := 26.3
 UV_VERSION  := 0.13.9
 EXTRAS := --extra test --extra hpc --extra hpsearch
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install demo test lock clean docker docker-cpu
 IMAGE ?= resad_tf

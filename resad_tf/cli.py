@@ -12,7 +12,10 @@ and of the method's ``Config`` (help from the fields), parses them, calls
 :func:`resad_tf.pipeline.run` and maps errors to exit codes:
 :class:`~resad_tf.errors.InputError` and flag errors become one line on stderr
 and exit status 2, other resad_tf errors (:class:`~resad_tf.errors.TrainingDiverged`,
-...) one line and exit status 1; anything else is a bug and stays a traceback.
+...) one line and exit status 1, Ctrl-C one line and exit status 130; anything else
+is a bug and stays a traceback.  Nothing else is printed unless ``--verbosity`` asks
+for it (absl's flag: TensorFlow's C++ log and Python logging below WARNING are off
+by default, :func:`resad_tf.runtime.set_verbosity`).
 Every flag is checked against the values its ``option(...)`` allows when the
 option dataclasses are made from the flags (:class:`~resad_tf.config.Options`),
 and the output directory before any data is read (:func:`resad_tf.pipeline.run`).
@@ -104,14 +107,30 @@ def parse_flags(argv):
         fail(str(exc))
 
 
+#: exit status of a run stopped by Ctrl-C (SIGINT), as a shell reports a process killed by it (128 + 2)
+INTERRUPTED = 130
+
+
 def _guarded(main_fn, argv) -> None:
-    """Run ``main_fn()``; resad_tf errors become one line and their exit status (bugs stay tracebacks)."""
+    """Run ``main_fn()`` quietly; resad_tf errors become one line and their exit status (bugs stay tracebacks).
+
+    The logging settings (:func:`resad_tf.runtime.set_verbosity`: absl's ``--verbosity`` when given,
+    quiet otherwise) are made here, after the flags are parsed and before anything imports TensorFlow.
+    Ctrl-C becomes one line and exit status 130: the outputs are written atomically
+    (:mod:`resad_tf.outputs`), so an interrupted run leaves nothing half-written.
+    """
+    from resad_tf import runtime
+
+    runtime.set_verbosity(FLAGS["verbosity"].value if FLAGS["verbosity"].present else None)
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")
     try:
         main_fn()
     except ResadError as exc:
         fail(str(exc), exit_status(exc))
+    except KeyboardInterrupt:
+        fail("interrupted (Ctrl-C); nothing half-written was left: outputs are only moved into place when "
+             "complete", INTERRUPTED)
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -1,5 +1,11 @@
 """Process-wide settings in one place: seeds, determinism, threads, devices, logging.
 
+``set_verbosity(level)`` decides, once per process and before TensorFlow is
+imported, what TensorFlow's C++ runtime and Python logging may print;
+``import_tensorflow()`` is the one place TensorFlow is imported first (the
+scripts' first import goes through :func:`configure`).  Quiet by default: a
+script prints its own lines only (see :func:`set_verbosity` for ``--verbosity``).
+
 ``seed_everything(seed)`` seeds Python, numpy, TensorFlow and Keras and turns
 on TensorFlow's op determinism, so the same seed gives the same scores on CPU.
 
@@ -20,9 +26,78 @@ import random
 import numpy as np
 
 
+#: TF_CPP_MIN_LOG_LEVEL when --verbosity is not given: 3 hides TensorFlow's C++ ERROR lines too (with 2,
+#: TF 2.21 still prints "E0000 ... cuda_platform.cc:52] failed call to cuInit" on a machine without a GPU);
+#: its start-up INFO lines ("oneDNN custom operations are on", "Could not find cuda drivers") come before
+#: TensorFlow reads the variable and are held back by :func:`import_tensorflow` instead.
+QUIET_TF_LOG_LEVEL = "3"
+
+
+def set_verbosity(verbosity: int | None = None) -> None:
+    """What may be printed besides the script's own lines; call it before TensorFlow is imported.
+
+    ``verbosity`` is absl's ``--verbosity`` when given (``None``: not given).  Not given: Python
+    logging shows WARNING and above (Dask's INFO lines, "Receive client connection ...", are
+    dropped), TensorFlow's C++ log shows nothing (``TF_CPP_MIN_LOG_LEVEL=3``, unless the
+    environment sets it) and its start-up lines are held back.  ``--verbosity=N`` given: Python
+    logging at absl's level N (0 INFO, -1 WARNING, -2 ERROR, 1 DEBUG) and TensorFlow's C++ log
+    at the same level (``TF_CPP_MIN_LOG_LEVEL = -N`` clipped to 0..3; 0 also shows the start-up lines).
+    """
+    import logging
+
+    from absl.logging import converter
+
+    if verbosity is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
+        level = logging.WARNING
+    else:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(min(max(-int(verbosity), 0), 3))
+        level = converter.absl_to_standard(min(max(int(verbosity), -3), 1))
+    logging.getLogger().setLevel(level)
+    # Dask configures its loggers ("distributed.*") at INFO itself; workers inherit this setting
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = logging.getLevelName(level).lower()
+    for name in ("distributed", "dask", "bokeh", "tornado"):
+        logging.getLogger(name).setLevel(level)
+
+
 def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """The environment TensorFlow is imported with (the quiet default unless :func:`set_verbosity` ran)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def import_tensorflow():
+    """``import tensorflow``, holding back the C++ lines it prints while loading unless asked for.
+
+    TensorFlow 2.21 writes "WARNING: All log messages before absl::InitializeLog() ...", the
+    oneDNN notice and "Could not find cuda drivers" to file descriptor 2 while it loads, before
+    it reads ``TF_CPP_MIN_LOG_LEVEL``; no setting stops them, so stderr is redirected to a
+    temporary file for the import.  They are shown when ``TF_CPP_MIN_LOG_LEVEL=0`` (``--verbosity=0``)
+    or when the import fails.  Later imports are free (the module is cached).
+    """
+    import sys
+    import tempfile
+
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        import tensorflow as tf
+
+        return tf
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tf
 
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -49,9 +124,7 @@ def configure(intra_op_threads: int = 1, inter_op_threads: int = 0, device: str 
             f"intra_op_threads={intra_op_threads}, inter_op_threads={inter_op_threads}: "
             "need >= 0 (0 = TensorFlow's default)"
         )
-    quiet_tensorflow()
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
         tf.config.threading.set_inter_op_parallelism_threads(int(inter_op_threads))
@@ -78,10 +151,9 @@ def configure(intra_op_threads: int = 1, inter_op_threads: int = 0, device: str 
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
-    quiet_tensorflow()
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     tf.random.set_seed(seed)
     if deterministic:
