@@ -305,5 +305,6 @@ def write_outputs(method, regions, result: dict, opts: RunOptions, started: floa
         component.save(method, out / "model",
                        metrics={k: v for k, v in result.items() if isinstance(v, (int, float))})
         result["wall_seconds"] = round(time.time() - started, 1)
-        out.write_json("metrics.json", result)
+        result["files"] = out.files()  # what --overwrite may replace (outputs.check_output_dir)
+        out.write_json(outputs.MARKER, result)
     return result

@@ -89,12 +89,14 @@ def prepare_lhco(
     stop: int | None = None,
     keep_parts: bool = False,
     quiet: bool = False,
+    overwrite: bool = False,
 ) -> PrepareReport:
     """Write the v2 features of raw events ``start:stop`` of ``input_path`` to ``output_path``.
 
     Row k of the output is raw event ``start + k`` (its index holds the raw
     event number).  ``keep_parts`` keeps the per-chunk files after the merge
-    (otherwise they are removed once the output is written).
+    (otherwise they are removed once the output is written).  An existing
+    ``output_path`` is replaced only with ``overwrite``.
     """
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     if chunksize < 1 or workers < 1 or start < 0:
@@ -104,9 +106,9 @@ def prepare_lhco(
     stop = n_total if stop is None else min(int(stop), n_total)
     if not start < stop:
         raise InputError(f"--start={start} is not below --stop={stop} ({input_path} has {n_total} events)")
-    check_output_file(output_path, flag="--output")
     if os.path.abspath(output_path) == os.path.abspath(input_path):
         raise InputError(f"--output={output_path}: is the input file; choose another name")
+    check_output_file(output_path, flag="--output", overwrite=overwrite)
     out_dir, out_name = os.path.split(os.path.abspath(output_path))
     if not os.path.isdir(out_dir):
         raise InputError(f"{output_path}: folder {out_dir} does not exist; create it first")

@@ -26,7 +26,7 @@ def test_end_to_end_on_real_events_and_resume(tiny_path, reference_jets, tmp_pat
     parts = sorted((tmp_path / ".features.h5.parts").glob("chunk_*.h5"))
     assert len(parts) == 3
     os.remove(parts[1])
-    again = prepare_lhco(tiny_path, out, chunksize=400, quiet=True)
+    again = prepare_lhco(tiny_path, out, chunksize=400, quiet=True, overwrite=True)  # the output exists
     assert (again.chunks_computed, again.chunks_reused) == (1, 2)
     pd.testing.assert_frame_equal(pd.read_hdf(out, "df"), df)
     assert not (tmp_path / ".features.h5.parts").exists()
