@@ -33,6 +33,10 @@ import typing
 
 from resad_tf.validation import check_options, rule
 
+#: the upper bound of the options that count training epochs or iterations: beyond it a typo
+#: (--epochs=9223372036854775808) would start a training that never ends
+MAX_ITERATIONS = 100_000
+
 
 def option(default, help: str, *, ge=None, gt=None, le=None, lt=None, choices=None, **kwargs):
     """A dataclass field with a help text (shown by ``bin/<script> --help``) and its allowed values.

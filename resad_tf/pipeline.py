@@ -41,6 +41,7 @@ from typing import Mapping, Protocol
 
 from resad_tf.config import Options, option
 from resad_tf.data.features import FEATURE_SETS
+from resad_tf.data.formats import check_inner_in_window
 from resad_tf.errors import InputError
 from resad_tf.runtime import DEVICES
 
@@ -151,6 +152,36 @@ def features_source(opts: RunOptions, method_cls: type, config) -> RunData:
     return RunData(build_regions(opts, method_cls.needs))
 
 
+#: memory a generated toy event costs while a run builds its data (build_regions measured 0.5-0.6 kB per
+#: generated event): a lower bound, so a size refused for it could never have run
+TOY_BYTES_PER_EVENT = 600
+
+
+def check_toy_memory(opts: RunOptions, needs=frozenset()) -> None:
+    """Raise an InputError if the toy these options generate cannot fit in the memory available now.
+
+    Counts the data (``--toy_n_background`` + ``--toy_n_signal``) and, when the method needs
+    them, the generated reference and simulation (``--toy_reference_factor``,
+    ``--toy_simulation_factor``); without this check an absurd size runs until the kernel kills it.
+    """
+    if opts.data != "toy":
+        return
+    import psutil
+
+    factor = (1 + (opts.toy_reference_factor if "reference" in needs else 0)
+              + (opts.toy_simulation_factor if "simulation" in needs else 0))
+    need = TOY_BYTES_PER_EVENT * factor * (opts.toy_n_background + opts.toy_n_signal)
+    available = psutil.virtual_memory().available
+    if need > available:
+        fits = max(int(available / (TOY_BYTES_PER_EVENT * factor)) - opts.toy_n_signal, 0)
+        raise InputError(
+            f"--toy_n_background={opts.toy_n_background}: generating the toy needs about {need / 1e9:.3g} GB of "
+            f"memory ({factor} x {opts.toy_n_background + opts.toy_n_signal} events with --toy_n_signal, "
+            f"~{TOY_BYTES_PER_EVENT / 1e3:g} kB each), but {available / 1e9:.3g} GB are available; use a smaller "
+            f"--toy_n_background (at most about {fits} here)"
+        )
+
+
 def _check_paths(opts: RunOptions) -> None:
     for flag in ("data", "test", "background", "signal", "simulation"):  # fail before any slow work
         path = getattr(opts, flag)
@@ -171,11 +202,14 @@ def build_regions(opts: RunOptions, needs=frozenset()):
 
     window = data.Window.parse(opts.sr, opts.sb_width)
     _check_paths(opts)
+    check_toy_memory(opts, needs)
     toy = None
     if opts.data == "toy":
         toy = data.ToySpec(n_background=pool_size(opts.toy_n_background, opts.holdout), n_signal=opts.toy_n_signal,
                            signal_masses=opts.toy_signal_masses)
     events = data.load(opts.data, feature_set=opts.feature_set, seed=opts.seed, toy=toy, quiet=opts.quiet)
+    if opts.data != "toy" and pathlib.Path(opts.data).is_dir():
+        check_inner_in_window(opts.data, window.lo, window.hi)
 
     def with_noise(events, sample):
         return data.add_noise_features(events, opts.noise_features, sample_seed(opts, sample))
@@ -227,6 +261,7 @@ def load_dataset(opts: RunOptions, n_sig: int, seed: int):
     from resad_tf import data
 
     _check_paths(dataclasses.replace(opts, test=None, background=None, signal=None, simulation=None))
+    check_toy_memory(opts)
     toy = data.ToySpec(n_background=opts.toy_n_background, n_signal=opts.toy_n_signal,
                        signal_masses=opts.toy_signal_masses)
     events = data.load(opts.data, feature_set=opts.feature_set, seed=seed, toy=toy, quiet=opts.quiet)

@@ -180,10 +180,38 @@ def check_columns(values: np.ndarray, names: Sequence[str], rules: Mapping[str, 
         bad = ~r.contains(values[:, j])
         if bad.any():
             what = f" ({r.what})" if r.what else ""
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(str(i) for i in rows[:5]) + (", ..." if len(rows) > 5 else "")
             raise InputError(
-                f"{source}: column '{name}'{what} must be {r}, but {int(bad.sum())} of {len(values)} {unit} "
-                f"are not (e.g. {_number(values[bad, j][0])}); fix or drop those events"
+                f"{source}: column '{name}'{what} must be {r}, but {len(rows)} of {len(values)} {unit} "
+                f"are not (rows {shown}; e.g. {_number(values[rows[0], j])}); fix or drop those events"
             )
+
+
+def check_distinct(rows: np.ndarray, source: str, min_fraction: float = 0.9) -> None:
+    """Raise an InputError if fewer than ``min_fraction`` of the events (rows) are distinct.
+
+    Collision events are continuous measurements: two identical rows are (nearly) never
+    physics.  A file made mostly of copies (rows repeated by a concatenation or np.tile)
+    gives classifiers events they have memorised and meaningless scores (an AUC of 1.000).
+
+    >>> check_distinct(np.tile([[1.0, 2.0], [3.0, 4.0]], (10, 1)), "f.h5", min_fraction=0.5)
+    Traceback (most recent call last):
+    ...
+    resad_tf.errors.InputError: f.h5: only 2 of its 20 events (10.0%) are distinct, the rest are exact copies; collision events are (nearly) never identical, so this file was made by repeating rows: keep one of each (pandas drop_duplicates) and retry (at least 50% must be distinct)
+    """
+    import pandas as pd
+
+    n = len(rows)
+    if n == 0:
+        return
+    distinct = n - int(pd.DataFrame(rows).duplicated().sum())
+    if distinct < min_fraction * n:
+        raise InputError(
+            f"{source}: only {distinct} of its {n} events ({100 * distinct / n:.1f}%) are distinct, the rest are "
+            "exact copies; collision events are (nearly) never identical, so this file was made by repeating "
+            f"rows: keep one of each (pandas drop_duplicates) and retry (at least {min_fraction:.0%} must be distinct)"
+        )
 
 
 def check_class_counts(y, needed: int, what: str, classes: Mapping[int, str] | None = None,

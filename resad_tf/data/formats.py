@@ -15,7 +15,8 @@ Every reader validates at the boundary and raises :class:`InputError` naming
 the file and the problem; nothing deep inside pandas leaks to the user.  What
 each column may hold is declared once, in :data:`V2_RULES` and
 :data:`CATHODE_RULES`: numbers, finite, masses >= 0 (up to the rounding of
-massless jets), N-subjettiness >= 0, m_jj > 0, labels 0 or 1.
+massless jets), momenta below 100 TeV, N-subjettiness >= 0, m_jj > 0,
+labels 0 or 1; in CATHODE arrays the two jet masses add up to at most m_jj.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ CATHODE_COLUMNS = ("mjj", "mj_light", "delta_mj", "tau21_light", "tau21_heavy", 
 # Massless jets come out of E^2 - p^2 with rounding: the R&D file holds masses down to -2.2e-5 GeV.
 MASS_ROUNDING_GEV = 0.01
 LABEL = rule(choices=(0, 1), what="the truth label: 0 background, 1 signal")
+# |p| of a jet at the LHC (13 TeV collisions) stays far below 100 TeV; larger values are corrupt (1e200)
+MAX_MOMENTUM_GEV = 1e5
 V2_RULES = {
+    **{f"p{c}j{j}": rule(ge=-MAX_MOMENTUM_GEV, le=MAX_MOMENTUM_GEV, what="a momentum component in GeV")
+       for c in "xyz" for j in (1, 2)},
     **{f"mj{j}": rule(ge=-MASS_ROUNDING_GEV, what="a jet mass in GeV, >= 0 up to rounding") for j in (1, 2)},
     **{f"tau{n}j{j}": rule(ge=0, what="an N-subjettiness") for n in (1, 2, 3) for j in (1, 2)},
     "label": LABEL,
@@ -63,6 +68,29 @@ def unreadable(path, exc: Exception) -> InputError:
     return InputError(f"{path}: cannot be read as a pandas HDF5 file: {reason}")
 
 
+def missing_key(path, keys, layout: str, key: str = "df") -> InputError:
+    """The InputError for a pandas HDF5 file without a pandas object under ``key``.
+
+    pandas lists only the objects it wrote (``keys``); an HDF5 dataset written by
+    h5py (or another tool) under the same name is invisible to it, and "keys: none"
+    would hide what is wrong, so the file's own names are looked up with h5py.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            names = sorted(f.keys())
+    except OSError:
+        names = []
+    foreign = [n for n in names if n not in keys]
+    expected = f"expected {layout}: a pandas DataFrame written with DataFrame.to_hdf(path, key='{key}')"
+    if key in foreign:
+        return InputError(f"{path}: '{key}' is a plain HDF5 dataset (written by h5py or another tool), not a pandas "
+                          f"table; {expected}")
+    found = keys + [f"{n} (not pandas)" for n in foreign]
+    return InputError(f"{path}: no key '{key}' in this HDF5 file (keys: {', '.join(found) or 'none'}); {expected}")
+
+
 def _check_file(path) -> pathlib.Path:
     path = pathlib.Path(path)
     if not path.exists():
@@ -82,10 +110,7 @@ def read_v2(path, *, require_label: bool = False) -> pd.DataFrame:
         with pd.HDFStore(path, mode="r") as store:
             keys = [k.lstrip("/") for k in store.keys()]
             if "df" not in keys:
-                raise InputError(
-                    f"{path}: no key 'df' in this HDF5 file (keys: {keys or 'none'}); "
-                    "expected the LHCO v2 features layout"
-                )
+                raise missing_key(path, keys, "the LHCO v2 features layout")
             df = store["df"]
     except InputError:
         raise
@@ -137,6 +162,37 @@ def write_v2(df: pd.DataFrame, path) -> pathlib.Path:
     return pathlib.Path(path)
 
 
+def _cathode_files(directory: pathlib.Path, prefixes=("innerdata_", "outerdata_")) -> list[pathlib.Path]:
+    """The training arrays of a CATHODE-style directory (``*_train``/``*_val``) with one of ``prefixes``."""
+    return sorted(p for p in directory.glob("*.npy")
+                  if p.stem.startswith(prefixes) and p.stem.endswith(("_train", "_val")))
+
+
+def check_inner_in_window(directory, lo: float, hi: float, flag: str = "--data") -> None:
+    """Raise an InputError if a directory's ``innerdata_*`` events lie outside the signal region [lo, hi).
+
+    In a CATHODE-style directory the inner files hold the signal region's events and the
+    outer files the sidebands; inner events outside ``--sr`` mean the directory was made for
+    another signal region (or the inner file holds everything), and the "sidebands" would
+    silently come from the inner file.  Up to 1% outside is tolerated (edges rounded).
+    Call it after :func:`read_cathode` accepted the files.
+    """
+    directory = pathlib.Path(directory)
+    outer = _cathode_files(directory, ("outerdata_",))
+    for f in _cathode_files(directory, ("innerdata_",)):
+        mjj = np.load(f, mmap_mode="r")[:, 0]
+        outside = float(np.mean((mjj < lo) | (mjj >= hi)))
+        if outside > 0.01:
+            fix = (f"pass the --sr it was made for" if outer else
+                   "pass the --sr it was made for and put the sidebands in outerdata_*_train/_val.npy, or give "
+                   f"one .npy of all events as {flag}=FILE.npy")
+            raise InputError(
+                f"{flag}={directory}: {f.name} holds signal-region events, but {outside:.0%} of its events lie "
+                f"outside the signal region {lo:g},{hi:g} TeV (its m_jj spans {float(mjj.min()):.3f}-"
+                f"{float(mjj.max()):.3f} TeV{'' if outer else '; there are no outerdata_* files'}); {fix}"
+            )
+
+
 def read_cathode(path) -> np.ndarray:
     """Read CATHODE-style arrays: one ``.npy`` file, or a directory of ``innerdata_*``/``outerdata_*``.
 
@@ -148,10 +204,7 @@ def read_cathode(path) -> np.ndarray:
     if not path.exists():
         raise InputError(f"{path}: file or directory not found")
     if path.is_dir():
-        files = sorted(
-            p for p in path.glob("*.npy")
-            if p.stem.startswith(("innerdata_", "outerdata_")) and p.stem.endswith(("_train", "_val"))
-        )
+        files = _cathode_files(path)
         if not files:
             raise InputError(
                 f"{path}: no innerdata_*_train/_val.npy or outerdata_*_train/_val.npy files in this directory"
@@ -171,4 +224,25 @@ def read_cathode(path) -> np.ndarray:
     check_numeric({name: arr.dtype for name in CATHODE_COLUMNS}, str(path))
     arr = arr.astype(np.float64)
     check_columns(arr, CATHODE_COLUMNS, CATHODE_RULES, str(path))
+    _check_masses_below_mjj(arr, str(path))
     return arr
+
+
+def _check_masses_below_mjj(arr: np.ndarray, source: str) -> None:
+    """Raise an InputError where the two jet masses add up to more than m_jj (m_jj >= m_j1 + m_j2 always).
+
+    The usual cause is a unit mix-up: masses in GeV (or MeV) next to an m_jj in TeV.
+    """
+    mjj, light, delta = arr[:, 0], arr[:, 1], arr[:, 2]
+    bad = 2 * light + delta > mjj * (1 + 1e-6) + MASS_ROUNDING_GEV * 1e-3
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        i = rows[0]
+        column = "mj_light" if light[i] > mjj[i] else "delta_mj"
+        raise InputError(
+            f"{source}: in {len(rows)} of {len(arr)} events (rows {', '.join(map(str, rows[:5]))}"
+            f"{', ...' if len(rows) > 5 else ''}) the jet masses add up to more than m_jj (e.g. column "
+            f"'{column}': mj_light={light[i]:g}, delta_mj={delta[i]:g} with mjj={mjj[i]:g}), which is unphysical "
+            "(m_jj >= m_j1 + m_j2); are the masses in GeV (or MeV) while mjj is in TeV? CATHODE arrays hold every "
+            "mass in TeV: convert those columns (divide GeV by 1000)"
+        )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from resad_tf.data import features, formats
 from resad_tf.data.events import Events
 from resad_tf.errors import InputError
+from resad_tf.validation import check_distinct
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ def load(spec, *, feature_set: str = "standard", seed: int = 0, toy: ToySpec | N
          quiet: bool = False, flag: str = "--data") -> Events:
     """Load events from ``"toy"``, a v2 features ``.h5``, a ``.npy`` or a directory of arrays.
 
-    ``flag`` names the option the path came from, for error messages.
+    ``flag`` names the option the path came from, for error messages.  A file is refused
+    when most of its events are copies of each other (:func:`resad_tf.validation.check_distinct`).
     """
     if str(spec) == "toy":
         toy = toy or ToySpec()
@@ -52,9 +54,13 @@ def load(spec, *, feature_set: str = "standard", seed: int = 0, toy: ToySpec | N
     if not path.exists():
         raise InputError(f"{flag}={spec}: file or directory not found (use --data=toy for the generator)")
     if path.is_dir() or path.suffix == ".npy":
-        return features.from_cathode(formats.read_cathode(path), feature_set, source=str(path))
+        arr = formats.read_cathode(path)
+        check_distinct(arr, str(path))
+        return features.from_cathode(arr, feature_set, source=str(path))
     if path.suffix in (".h5", ".hdf5", ".hdf"):
-        return features.from_v2(formats.read_v2(path), feature_set, source=str(path))
+        df = formats.read_v2(path)
+        check_distinct(df.to_numpy(), str(path))
+        return features.from_v2(df, feature_set, source=str(path))
     raise InputError(
         f"{flag}={spec}: unknown format '{path.suffix}'; expected an LHCO v2 features .h5, "
         "a CATHODE .npy (or a directory of them), or 'toy'"

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from resad_tf.data.formats import LABEL, V2_COLUMNS, unreadable
+from resad_tf.data.formats import LABEL, V2_COLUMNS, missing_key, unreadable
 from resad_tf.errors import InputError
 from resad_tf.validation import check_columns, check_numeric, rule
 
@@ -53,10 +53,8 @@ def _storer_shape(path) -> tuple[int, int]:
     try:
         storer = store.get_storer(KEY) if f"/{KEY}" in store.keys() else None
         if storer is None:
-            raise InputError(
-                f"{path}: no key '{KEY}' (found {store.keys()}); raw LHCO files store the "
-                f"events as a pandas frame under key '{KEY}'"
-            )
+            raise missing_key(path, [k.lstrip("/") for k in store.keys()], "the raw LHCO layout (700 x pT, eta, "
+                              "phi + label)", KEY)
         if getattr(storer, "is_table", False):
             n_rows, n_cols = int(storer.nrows), int(storer.ncols)
             names = storer.non_index_axes[0][1] if storer.non_index_axes else []

@@ -28,7 +28,7 @@ import pathlib
 import numpy as np
 
 from resad_tf.component import load_part, save_part
-from resad_tf.config import Options, option
+from resad_tf.config import MAX_ITERATIONS, Options, option
 from resad_tf.data import Events, Regions, StandardScaler
 from resad_tf.errors import InputError
 from resad_tf.methods.base import Method
@@ -53,7 +53,7 @@ class AutoencoderConfig(Options):
                            choices=TRAIN_ON)
     latent_dim: int = option(1, "latent dimension (small: the AE must not learn the identity)", ge=1)
     hidden: tuple[int, ...] = option((32, 32), "encoder hidden layer sizes (the decoder mirrors them)", ge=1)
-    epochs: int = option(100, "maximum epochs", ge=1)
+    epochs: int = option(100, "maximum epochs", ge=1, le=MAX_ITERATIONS)
     batch_size: int = option(256, "batch size", ge=1)
     learning_rate: float = option(1e-3, "Adam learning rate", gt=0)
     patience: int = option(10, "early-stopping patience in epochs", ge=0)

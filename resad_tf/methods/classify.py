@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 
 from resad_tf.component import Component, load_part, save_part
-from resad_tf.config import Options, option, project
+from resad_tf.config import MAX_ITERATIONS, Options, option, project
 from resad_tf.data.preprocessing import StandardScaler
 from resad_tf.errors import InputError
 from resad_tf.models import KINDS, make_classifier
@@ -27,15 +27,15 @@ class ClassifierOptions(Options):
     classifier: str = option("mlp", "classifier: mlp (Keras MLP), hgb (HistGradientBoosting ensemble), xgb",
                              choices=KINDS)
     hidden: tuple[int, ...] = option((64, 64, 64), "MLP hidden layer sizes", ge=1)
-    epochs: int = option(100, "MLP maximum epochs", ge=1)
+    epochs: int = option(100, "MLP maximum epochs", ge=1, le=MAX_ITERATIONS)
     batch_size: int = option(128, "MLP batch size", ge=1)
     learning_rate: float = option(1e-3, "MLP Adam learning rate", gt=0)
     patience: int = option(0, "MLP early-stopping patience in epochs (0: off; with a weak signal the "
                            "validation loss is noise-dominated, and the epoch ensemble selects instead)", ge=0)
     n_best_epochs: int = option(1, "MLP: average the models of this many lowest-val-loss epochs", ge=1)
     n_runs: int = option(1, "average this many independently trained classifiers", ge=1)
-    n_estimators: int = option(50, "tree ensembles: number of members", ge=1)
-    max_iter: int = option(200, "tree ensembles: boosting rounds per member", ge=1)
+    n_estimators: int = option(50, "tree ensembles: number of members", ge=1, le=MAX_ITERATIONS)
+    max_iter: int = option(200, "tree ensembles: boosting rounds per member", ge=1, le=MAX_ITERATIONS)
     val_fraction: float = option(0.2, "fraction of the training sample used for validation", gt=0, lt=1)
 
 
@@ -48,7 +48,7 @@ class SRClassifierOptions(ClassifierOptions):
 
     classifier: str = option("hgb", "classifier: hgb (HistGradientBoosting ensemble), mlp (Keras MLP), xgb",
                              choices=KINDS)
-    n_estimators: int = option(10, "tree ensembles: number of members", ge=1)
+    n_estimators: int = option(10, "tree ensembles: number of members", ge=1, le=MAX_ITERATIONS)
 
 
 def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict:

@@ -19,7 +19,7 @@ import pathlib
 import numpy as np
 
 from resad_tf.component import Component, load_part, save_part
-from resad_tf.config import Options, option, project
+from resad_tf.config import MAX_ITERATIONS, Options, option, project
 from resad_tf.data import Events, LogitScaler, MassScaler
 from resad_tf.errors import InputError
 
@@ -32,7 +32,7 @@ class FlowOptions(Options):
     flow_hidden: tuple[int, ...] = option((128,), "MADE hidden layer sizes", ge=1)
     n_bins: int = option(8, "spline bins (rqs only)", ge=1)
     batch_norm: bool = option(False, "batch-normalization bijectors between the blocks")
-    flow_epochs: int = option(100, "flow training epochs", ge=1)
+    flow_epochs: int = option(100, "flow training epochs", ge=1, le=MAX_ITERATIONS)
     flow_batch_size: int = option(256, "flow batch size", ge=1)
     flow_learning_rate: float = option(1e-4, "flow Adam learning rate", gt=0)
     weight_decay: float = option(0.0, "decoupled weight decay of the flow optimizer", ge=0)

@@ -23,7 +23,7 @@ import numpy as np
 
 from resad_tf import plots
 from resad_tf.component import load_part, save_part
-from resad_tf.config import option
+from resad_tf.config import MAX_ITERATIONS, option
 from resad_tf.data import Events, Regions, train_val_split
 from resad_tf.errors import InputError
 from resad_tf.methods.base import Method
@@ -36,7 +36,7 @@ from resad_tf.models import KINDS
 class SaladConfig(ClassifierOptions):
     # sized for a laptop CPU; configs/salad.flags has the literature's batch 128 x 100 epochs
     batch_size: int = option(1024, "MLP batch size", ge=1)
-    epochs: int = option(30, "MLP maximum epochs", ge=1)
+    epochs: int = option(30, "MLP maximum epochs", ge=1, le=MAX_ITERATIONS)
     n_best_epochs: int = option(5, "MLP: average the models of this many lowest-val-loss epochs", ge=1)
     reweight: bool = option(True, "reweight the simulation with DCTR (False: the un-reweighted ablation)")
     max_weight: float = option(20.0, "clip the DCTR weights at this value", gt=0)
@@ -53,9 +53,9 @@ class SaladConfig(ClassifierOptions):
         "weights, whose noise the signal-region classifier would otherwise learn", ge=0)
     dctr_iterations: int = option(
         1, "DCTR: refine the weights in this many steps, each a classifier trained on the data against the "
-        "simulation weighted by the earlier steps (one DCTR training per step)", ge=1)
+        "simulation weighted by the earlier steps (one DCTR training per step)", ge=1, le=MAX_ITERATIONS)
     dctr_batch_size: int = option(0, "DCTR MLP batch size (0: --batch_size)", ge=0)
-    dctr_epochs: int = option(0, "DCTR MLP maximum epochs (0: --epochs)", ge=0)
+    dctr_epochs: int = option(0, "DCTR MLP maximum epochs (0: --epochs)", ge=0, le=MAX_ITERATIONS)
     dctr_learning_rate: float = option(0.0, "DCTR MLP learning rate (0: --learning_rate)", ge=0)
     dctr_classifier: str = option(
         "", "DCTR classifier: '' (the same kind and settings as the signal-region classifier), mlp, hgb or xgb "

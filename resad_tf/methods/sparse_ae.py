@@ -46,7 +46,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from resad_tf.component import load_part, save_part
-from resad_tf.config import Options, option
+from resad_tf.config import MAX_ITERATIONS, Options, option
 from resad_tf.data import Events, Regions
 from resad_tf.errors import InputError
 from resad_tf.methods.autoencoder import TRAIN_ON, training_sample
@@ -157,13 +157,13 @@ class SparseAEConfig(Options):
     npix: int = option(20, "image pixels per side (divisible by 2^len(filters))", ge=1)
     filters: tuple[int, ...] = option((16, 32), "channels per encoder level (one stride-2 halving each)", ge=1)
     latent_dim: int = option(128, "bottleneck size per jet", ge=1)
-    epochs: int = option(20, "maximum autoencoder epochs", ge=1)
+    epochs: int = option(20, "maximum autoencoder epochs", ge=1, le=MAX_ITERATIONS)
     batch_size: int = option(128, "events per batch (two jet images each)", ge=1)
     learning_rate: float = option(1e-3, "Adam learning rate", gt=0)
     patience: int = option(3, "early-stopping patience in epochs", ge=0)
     val_fraction: float = option(0.2, "fraction of the training events used for validation", gt=0, lt=1)
-    n_estimators: int = option(10, "XGBoost ensemble members", ge=1)
-    max_iter: int = option(200, "XGBoost boosting rounds per member", ge=1)
+    n_estimators: int = option(10, "XGBoost ensemble members", ge=1, le=MAX_ITERATIONS)
+    max_iter: int = option(200, "XGBoost boosting rounds per member", ge=1, le=MAX_ITERATIONS)
     max_events: int = option(20_000, "bin/sparse_ae: at most this many constituent events are generated "
                              "per class (toy) or read (raw file)", ge=1)
 
