@@ -61,7 +61,7 @@ def _check_name_lengths(path: pathlib.Path, where: str, flag: str) -> None:
     The last component also needs room for its temporary siblings' prefix and suffix (:data:`TEMP_NAME_EXTRA`).
     """
     existing = pathlib.Path(os.path.abspath(path))
-    while not existing.exists():
+    while not os.path.lexists(existing):  # (Path.exists raises for a name that is too long)
         existing = existing.parent
     try:
         name_max = os.pathconf(existing, "PC_NAME_MAX")

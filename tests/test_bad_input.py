@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import pathlib
 import runpy
 import sys
@@ -73,6 +74,12 @@ SCRIPTS = {
 NOT_YET = set()  # scripts without cases yet (every script has its cases now)
 
 
+#: the output's state before a case (prepare_output): fresh (absent), a user's file, below a user's file, a
+#: previous run's results, results to which the user added notes.txt, a foreign directory, unwritable, a dangling link
+OUT_STATES = ("fresh", "file", "below_file", "results", "results_with_notes", "foreign", "unwritable", "dangling")
+LONG_NAME = "r" * 300  # a path component over the 255 bytes file systems allow
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One malformed input: extra arguments, fragments of the expected line, the output's prior state."""
@@ -81,10 +88,10 @@ class Case:
     args: tuple[str, ...]
     expect: tuple[str, ...]
     scripts: tuple[str, ...]
-    out: str = "fresh"  # fresh | file | below_file | results | foreign | unwritable
+    out: str = "fresh"  # one of OUT_STATES
 
     def __post_init__(self):
-        assert self.out in ("fresh", "file", "below_file", "results", "foreign", "unwritable"), self.out
+        assert self.out in OUT_STATES, self.out
 
 
 def cases(scripts, *rows, out="fresh"):
@@ -118,6 +125,15 @@ FILE_CASES = cases(
     ("background_only_file", ["--data={background_only_h5}", "--n_sig=100"], ["holds only 0 signal events"]),
     ("unlabelled_with_n_sig", ["--data={unlabelled_h5}", "--n_sig=500"], ["unlabelled.h5", "no truth labels"]),
     ("dir_without_arrays", ["--data={empty_dir}"], ["no innerdata_"]),
+    # the fresh probe of issue 26
+    ("h5py_dataset_df", ["--data={h5py_df_h5}"], ["h5py_df.h5", "'df' is a plain HDF5 dataset", "not a pandas table",
+                                                  "DataFrame.to_hdf"]),
+    ("huge_momentum", ["--data={huge_momentum_h5}"], ["huge_momentum.h5", "column 'pzj1'", "3 of 3300 events",
+                                                      "rows 4, 5, 6", "1e+200"]),
+    ("duplicated_events", ["--data={duplicated_h5}", "--n_sig=-1"], ["duplicated.h5", "only 3 of its 21000 events",
+                                                                      "drop_duplicates"]),
+    ("no_background_in_sr", ["--data={no_sr_background_h5}", "--n_sig=-1"],
+     ["no background event in the signal region 3.3,3.7 TeV", "has 0 background events there", "choose an --sr"]),
     # CATHODE-style arrays
     ("missing_npy", ["--data={dir}/nope.npy"], ["nope.npy: file or directory not found"]),
     ("corrupt_npy", ["--data={corrupt_npy}"], ["corrupt.npy", "cannot be read as a .npy"]),
@@ -132,6 +148,10 @@ FILE_CASES = cases(
     ("negative_mass_npy", ["--data={negative_mass_npy}"], ["negative_mass.npy", "column 'mj_light'", "6 of"]),
     ("label_3_npy", ["--data={label_3_npy}"], ["label_3.npy", "column 'label'", "2 of 3300 events"]),
     ("npy_extended_features", ["--data={good_npy}", "--feature_set=extended"], ["only carry the standard"]),
+    ("npy_masses_in_gev", ["--data={masses_gev_npy}"], ["masses_gev.npy", "column 'mj_light'", "more than m_jj",
+                                                        "in GeV", "divide GeV by 1000"]),
+    ("dir_inner_only_outside_sr", ["--data={inner_only_dir}"], ["innerdata_train.npy", "outside the signal region",
+                                                                 "no outerdata_* files", "--sr"]),
     # the companion samples
     ("missing_test", ["--test={dir}/nope.h5"], ["--test=", "not found"]),
     ("missing_background", ["--background={dir}/nope.h5"], ["--background=", "not found"]),
@@ -199,6 +219,18 @@ OUTPUT_CASES = (
     + cases(METHODS, ("output_unwritable", [], ["--output_dir=", "cannot"]), out="unwritable")
     + cases(METHODS, ("output_has_results", [], ["previous run", "--overwrite"]), out="results")
     + cases(METHODS, ("output_foreign_dir", ["--overwrite"], ["not a results directory"]), out="foreign")
+    + cases(METHODS, ("output_results_with_notes", ["--overwrite"], ["notes.txt", "which no run wrote"]),
+            out="results_with_notes")
+    + cases(METHODS, ("output_dangling_link", [], ["--output_dir=", "is a dangling symbolic link"]), out="dangling")
+    + cases(METHODS, ("output_name_too_long", [f"--output_dir={{tmp}}/{LONG_NAME}"],
+                      ["is 300 bytes long", "at most 231 bytes"]))
+)
+
+# sizes that cannot fit: the toy's memory is estimated before it is generated (the data-set methods' toy)
+MEMORY_CASES = cases(
+    V2_METHODS,
+    ("toy_beyond_memory", ["--data=toy", "--toy_n_background=99999999999999999999999"],
+     ["--toy_n_background=99999999999999999999999", "GB are available"]),
 )
 
 RAW_CASES = [  # the raw constituents layout: bin/prepare_lhco --input and bin/sparse_ae --data
@@ -230,9 +262,11 @@ PREPARE_CASES = cases(
     ("output_suffix", ["--output={tmp}/out.csv"], ["out.csv", ".h5"]),
     ("output_is_input", ["--output={raw}"], ["is the input"]),
     ("output_folder_missing", ["--output={tmp}/nowhere/out.h5"], ["does not exist"]),
+    ("output_name_too_long", [f"--output={{tmp}}/{LONG_NAME}.h5"], ["is 303 bytes long"]),
     ("positional_argument", ["stray"], ["unexpected arguments ['stray']"]),
 ) + cases(("prepare_lhco",), ("output_is_dir", [], ["is a directory"]), out="foreign") + cases(
-    ("prepare_lhco",), ("output_below_file", [], ["is a file"]), out="below_file")
+    ("prepare_lhco",), ("output_below_file", [], ["is a file"]), out="below_file") + cases(
+    ("prepare_lhco",), ("output_exists", [], ["--output=", "the file exists", "--overwrite"]), out="file")
 
 MAKE_DATASET_CASES = cases(
     ("make_dataset",),
@@ -251,7 +285,9 @@ MAKE_DATASET_CASES = cases(
     ("unknown_flag", ["--n_events=5"], ["n_events"]),
     ("positional_argument", ["stray"], ["unexpected arguments ['stray']"]),
 ) + cases(("make_dataset",), ("out_is_dir", [], ["is a directory"]), out="foreign") + cases(
-    ("make_dataset",), ("out_below_file", [], ["is a file"]), out="below_file")
+    ("make_dataset",), ("out_below_file", [], ["is a file"]), out="below_file") + cases(
+    ("make_dataset",), ("out_exists", [], ["--out=", "the file exists", "--overwrite"]), out="file") + cases(
+    ("make_dataset",), ("out_name_too_long", [f"--out={{tmp}}/{LONG_NAME}.h5"], ["is 303 bytes long"]))
 
 DOWNLOAD_CASES = cases(
     ("download",),
@@ -320,6 +356,15 @@ MUST_DECLARE_CASES = [
     if name in {f.name for f in dataclasses.fields(_method_config(script))}
 ]
 
+# hand-written: counts of epochs and iterations are bounded above too (an absurd value would start a training
+# that never ends); the largest int64 + 1, as a typo or a script's overflow gives
+MUST_BOUND = ("epochs", "flow_epochs", "dctr_epochs", "max_iter", "n_estimators", "dctr_iterations")
+MUST_BOUND_CASES = [
+    Case(f"{name}_absurd", (f"--{name}={2**63}",), (f"--{name}={2**63}", "100000"), (script,))
+    for script in METHODS for name in MUST_BOUND
+    if name in {f.name for f in dataclasses.fields(_method_config(script))}
+]
+
 SCAN_CASES = cases(
     ("scan",),
     ("missing_h5", ["--data={dir}/nope.h5"], ["--data=", "nope.h5: file or directory not found"]),
@@ -358,10 +403,15 @@ SCAN_CASES = cases(
 ) + cases(("scan",), ("output_is_file", [], ["is a file"]), out="file") + cases(
     ("scan",), ("output_below_file", [], ["is a file"]), out="below_file") + cases(
     ("scan",), ("output_foreign_dir", [], ["not a scan's"]), out="foreign") + cases(
-    ("scan",), ("output_unwritable", [], ["cannot"]), out="unwritable")
+    ("scan",), ("output_unwritable", [], ["cannot"]), out="unwritable") + cases(
+    ("scan",),
+    ("huge_momentum", ["--data={huge_momentum_h5}"], ["huge_momentum.h5", "column 'pzj1'"]),
+    ("duplicated_events", ["--data={duplicated_h5}", "--n_sig=-1"], ["duplicated.h5", "only 3 of its 21000 events"]),
+    ("toy_beyond_memory", ["--toy_n_background=99999999999999999999999"], ["GB are available"]),
+)
 
-TABLE = (FILE_CASES + REGION_CASES + FLAG_CASES + OUTPUT_CASES + RAW_CASES + PREPARE_CASES
-         + MAKE_DATASET_CASES + DOWNLOAD_CASES + MUST_DECLARE_CASES + SCAN_CASES)
+TABLE = (FILE_CASES + REGION_CASES + FLAG_CASES + MEMORY_CASES + OUTPUT_CASES + RAW_CASES + PREPARE_CASES
+         + MAKE_DATASET_CASES + DOWNLOAD_CASES + MUST_DECLARE_CASES + MUST_BOUND_CASES + SCAN_CASES)
 
 
 def _params():
@@ -423,6 +473,15 @@ def files(tmp_path_factory):
     h5("unlabelled", good.drop(columns=["label"]))
     (d / "empty_dir").mkdir()
     f["empty_dir"] = str(d / "empty_dir")
+    import h5py
+
+    with h5py.File(d / "h5py_df.h5", "w") as hf:  # a plain dataset under the pandas key
+        hf.create_dataset("df", data=good.to_numpy())
+    f["h5py_df_h5"] = str(d / "h5py_df.h5")
+    variant("huge_momentum", "pzj1", [4, 5, 6], 1e200)
+    h5("duplicated", pd.concat([good.iloc[[0, 1, 2]]] * 7000, ignore_index=True))  # 21,000 rows, 3 events
+    sr = (features.dijet_mass(good) >= 3.3) & (features.dijet_mass(good) < 3.7)
+    h5("no_sr_background", good[~(sr & (good.label == 0).to_numpy())])
 
     ev = features.from_v2(good)
     arr = np.column_stack([ev.mjj, ev.x, ev.label]).astype(np.float64)
@@ -449,6 +508,12 @@ def files(tmp_path_factory):
     npy_variant("negative_mjj", 0, [5, 6, 7], -3.5)
     npy_variant("negative_mass", 1, list(range(6)), -0.2)
     npy_variant("label_3", 5, [8, 9], 3.0)
+    gev = arr.copy()
+    gev[:, 1:3] *= 1000  # jet masses in GeV next to an m_jj in TeV
+    npy("masses_gev", gev)
+    (d / "inner_only").mkdir()  # all events in innerdata_train.npy, most of them outside the SR; no outerdata
+    np.save(d / "inner_only" / "innerdata_train.npy", arr)
+    f["inner_only_dir"] = str(d / "inner_only")
 
     # the raw constituents layout (pT in GeV, 3 x 700 columns + label)
     particles, labels = generate_raw(80, 40, seed=3)
@@ -533,9 +598,13 @@ def run_script(script, argv, monkeypatch) -> tuple[object, str]:
 
 
 def _snapshot(root: pathlib.Path) -> dict:
-    """Everything under ``root``: path -> content hash (None for directories)."""
-    return {str(p.relative_to(root)): None if p.is_dir() else hashlib.md5(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))}
+    """Everything under ``root``: path -> content hash (None for directories, the target for links)."""
+    def state(p):
+        if p.is_symlink():
+            return f"-> {os.readlink(p)}"
+        return None if p.is_dir() else hashlib.md5(p.read_bytes()).hexdigest()
+
+    return {str(p.relative_to(root)): state(p) for p in sorted(root.rglob("*"))}
 
 
 def prepare_output(state: str, tmp_path: pathlib.Path, name: str) -> str:
@@ -546,10 +615,14 @@ def prepare_output(state: str, tmp_path: pathlib.Path, name: str) -> str:
     elif state == "below_file":
         (tmp_path / "a_file").write_text("a user's file\n")
         out = tmp_path / "a_file" / name
-    elif state == "results":
+    elif state in ("results", "results_with_notes"):
         out.mkdir()
         (out / "metrics.json").write_text('{"auc": 0.9}\n')
         (out / "scores.h5").write_bytes(b"previous scores")
+        if state == "results_with_notes":
+            (out / "notes.txt").write_text("a user's notes on this run\n")
+    elif state == "dangling":
+        out.symlink_to(tmp_path / "gone")
     elif state == "foreign":
         out.mkdir()
         (out / "thesis.tex").write_text("\\documentclass{article}\n")
