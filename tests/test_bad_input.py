@@ -682,3 +682,69 @@ def test_every_numeric_option_declares_its_range():
                       for f in dataclasses.fields(_method_config(s))
                       if f.type in ("int", "float", "tuple[int, ...]") and declared(f).range is None})
     assert missing == []
+
+
+# ----------------------------------------------------------------------------- outputs beyond the table
+def _clean_env(repo_root) -> dict:
+    """A user's environment (not the Makefile's): the scripts must be quiet on their own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PYTHONWARNINGS"))}
+    return dict(env, PYTHONPATH=str(repo_root))
+
+
+def test_ctrl_c_during_training_is_one_line_and_exit_130(repo_root, tmp_path):
+    """SIGINT while the MLP trains: one line, exit status 130, nothing written (not a 78-line traceback)."""
+    import signal
+    import subprocess
+
+    out = tmp_path / "results" / "out"
+    p = subprocess.Popen([sys.executable, str(BIN / "iad"), "--toy_n_background=5000", "--n_sig=300",
+                          "--toy_reference_factor=0", "--classifier=mlp", "--epochs=100000", "--hidden=8",
+                          f"--output_dir={out}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=repo_root, env=_clean_env(repo_root))
+    try:
+        for line in p.stdout:  # Keras prints "Epoch k/N" on stdout: wait until training is under way
+            if line.startswith("Epoch 2/"):
+                break
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(("toy events:", "MLP runs:"))]
+    assert lines == ["iad: error: interrupted (Ctrl-C); nothing half-written was left: outputs are only moved into "
+                     "place when complete"], err[-3000:]
+    assert not (tmp_path / "results").exists() or list((tmp_path / "results").iterdir()) == []
+
+
+def _tiny_iad(out, *extra):
+    return ("--data={good_h5}", "--n_sig=200", "--classifier=hgb", "--n_estimators=1", "--max_iter=5", "--quiet",
+            f"--output_dir={out}", *extra)
+
+
+def test_output_dir_symlink_is_written_through(files, tmp_path, monkeypatch, capsys):
+    """A link as --output_dir stays a link: its target receives the results, nothing is left beside them."""
+    target = tmp_path / "store" / "results"
+    target.mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    for extra in ((), ("--overwrite",)):  # an empty target, then a previous run's results
+        argv = [a.format(**files) for a in _tiny_iad(link, *extra)]
+        status = run_script("iad", argv, monkeypatch)
+        assert status == 0, capsys.readouterr().err
+        assert link.is_symlink() and os.readlink(link) == str(target)
+        assert (target / "metrics.json").is_file() and (target / "model").is_dir()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "store"]  # no .link.old-PID
+        assert [p.name for p in (tmp_path / "store").iterdir()] == ["results"]  # no temporary sibling
+
+
+def test_results_follow_the_umask(files, tmp_path, monkeypatch, capsys):
+    """Results are as readable as the user's other files (mkdtemp/mkstemp alone would make them private)."""
+    old = os.umask(0o002)
+    try:
+        status = run_script("iad", [a.format(**files) for a in _tiny_iad(tmp_path / "out")], monkeypatch)
+    finally:
+        os.umask(old)
+    assert status == 0, capsys.readouterr().err
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o775
+    assert (tmp_path / "out" / "metrics.json").stat().st_mode & 0o777 == 0o664

@@ -13,10 +13,17 @@ from resad_tf import outputs
 TF_NOISE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl)")
 
 
+def user_env(**extra) -> dict:
+    """The environment a user's shell gives a script: without what the Makefile and the test suite set
+    (TF_CPP_MIN_LOG_LEVEL, PYTHONWARNINGS, ...), so the scripts' own quiet default is what is tested."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TF_", "PYTHONWARNINGS", "KERAS_", "DASK_", "ABSL_"))}
+    return dict(env, **extra)
+
+
 def _run(repo_root, script, *args, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, str(repo_root / "bin" / script), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=repo_root, env=env)
+                          text=True, timeout=timeout, cwd=repo_root, env=user_env(PYTHONPATH=str(repo_root)))
 
 
 @pytest.mark.parametrize(
@@ -27,13 +34,43 @@ def _run(repo_root, script, *args, timeout=600):
     ],
 )
 def test_bad_input_exits_2_with_one_line(repo_root, tmp_path, args, message):
+    """Exactly one line, also outside the Makefile: TensorFlow (imported before the check) prints nothing."""
     r = _run(repo_root, "salad", f"--output_dir={tmp_path / 'out'}", *args)
     assert r.returncode == 2, r.stderr
-    # TensorFlow's C++ start-up chatter (if TF was imported) cannot be silenced; ours is one line
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not TF_NOISE.match(ln)]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("salad: error:") and message in lines[0], r.stderr
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # nothing half-written
+
+
+def test_a_good_run_prints_only_its_own_lines(repo_root, tmp_path):
+    """No TensorFlow C++ log (the cuInit error without a GPU, the oneDNN notice) and no warnings by default."""
+    out = tmp_path / "out"
+    r = _run(repo_root, "iad", f"--output_dir={out}", "--toy_n_background=5000", "--n_sig=300", "--classifier=mlp",
+             "--epochs=1", "--hidden=8", "--quiet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stderr == "", r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert r.stdout == f"iad: auc={m['auc']:.3f}, max_sic={m['max_sic']:.3f}; results in {out}/\n"
+
+
+def test_verbosity_asks_for_the_tensorflow_log(repo_root, tmp_path):
+    """--verbosity=0 (absl's flag) shows what the quiet default holds back: TensorFlow's start-up lines."""
+    r = _run(repo_root, "salad", "--sr=3.7,3.3", "--verbosity=0", f"--output_dir={tmp_path / 'out'}")
+    assert r.returncode == 2
+    assert any(TF_NOISE.match(ln) for ln in r.stderr.splitlines()), r.stderr
+    assert r.stderr.splitlines()[-1].startswith("salad: error: signal region 3.7,3.3")
+
+
+def test_scan_prints_no_dask_logs(repo_root, tmp_path):
+    """A local Dask cluster's INFO lines (scheduler, workers, "Receive client connection") are off by default."""
+    r = _run(repo_root, "scan", f"--output_dir={tmp_path / 'scan'}", "--toy_n_background=20000", "--toy_n_signal=200",
+             "--n_sig=100", "--fit_range=2.8,6.0", "--fit_margin=0.9", "--k=2", "--max_iter=10",
+             "--scan_range=3.2,3.6", "--window_width=0.4", "--step=0.4", "--efficiencies=1,0.1", "--n_toys=0",
+             "--cluster=local", "--n_workers=1", "--quiet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stderr == "", r.stderr
+    assert "0 failed" in r.stdout, r.stdout
 
 
 def test_salad_script_end_to_end(repo_root, tmp_path):
