@@ -29,7 +29,9 @@ def make_client(cluster: str = "local", scheduler: str | None = None, n_workers:
     """Yield a ``distributed.Client`` (or None for ``cluster="none"``) and shut down what was started.
 
     ``scheduler`` (an address) wins over ``cluster``.  ``local``: a LocalCluster with
-    ``n_workers`` (default: the machine's cores) single-threaded workers.  ``slurm``:
+    ``n_workers`` (default: the machine's cores) single-threaded workers.  Dask's INFO log
+    ("Receive client connection", the scheduler's and workers' start and stop) is off unless
+    ``--verbosity`` asks for it (:func:`resad_tf.runtime.set_verbosity`, which the scripts call first).  ``slurm``:
     :func:`slurm_cluster` with the ``slurm`` options, scaled to ``n_jobs`` jobs.
     """
     if scheduler is None and cluster not in CLUSTERS:
@@ -47,7 +49,9 @@ def make_client(cluster: str = "local", scheduler: str | None = None, n_workers:
         n = n_workers or os.cpu_count() or 1
         if n < 1:
             raise InputError(f"--n_workers must be at least 1, got {n}")
-        made = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None)
+        # the scheduler's HTTP server on a free port: the default 8787 may be taken (another user's scan on
+        # the node), which Dask reports with a warning on every start
+        made = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0")
     else:
         made = slurm_cluster(**(slurm or {}))
         made.scale(jobs=n_jobs)
