@@ -33,6 +33,7 @@ import typing
 from absl import app, flags
 
 from resad_tf import config as options
+from resad_tf import runtime  # before any method module: TensorFlow, wherever it is imported, loads quietly
 from resad_tf.errors import InputError, ResadError, exit_status
 
 FLAGS = flags.FLAGS
@@ -119,8 +120,6 @@ def _guarded(main_fn, argv) -> None:
     Ctrl-C becomes one line and exit status 130: the outputs are written atomically
     (:mod:`resad_tf.outputs`), so an interrupted run leaves nothing half-written.
     """
-    from resad_tf import runtime
-
     runtime.set_verbosity(FLAGS["verbosity"].value if FLAGS["verbosity"].present else None)
     if len(argv) > 1:
         fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --help)")

@@ -20,8 +20,13 @@ of TensorFlow's default, bench/results/flow_throughput.md).
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
 import random
+import sys
+import tempfile
 
 import numpy as np
 
@@ -53,6 +58,10 @@ def set_verbosity(verbosity: int | None = None) -> None:
     else:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(min(max(-int(verbosity), 0), 3))
         level = converter.absl_to_standard(min(max(int(verbosity), -3), 1))
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":  # what TensorFlow printed while loading, if it was loaded
+        for text in _HELD_BACK:
+            os.write(2, text)
+        _HELD_BACK.clear()
     logging.getLogger().setLevel(level)
     # Dask configures its loggers ("distributed.*") at INFO itself; workers inherit this setting
     os.environ["DASK_LOGGING__DISTRIBUTED"] = logging.getLevelName(level).lower()
@@ -60,29 +69,80 @@ def set_verbosity(verbosity: int | None = None) -> None:
         logging.getLogger(name).setLevel(level)
 
 
+#: what TensorFlow printed while it loaded (held back by :func:`_stderr_held`; shown by ``--verbosity=0``)
+_HELD_BACK: list[bytes] = []
+
+
+@contextlib.contextmanager
+def _stderr_held():
+    """Send file descriptor 2 (C++ writes to it directly) to a temporary file; keep what arrived.
+
+    On an exception it is written out at once (an ImportError must show TensorFlow's reasons).
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    held = tempfile.TemporaryFile()
+    os.dup2(held.fileno(), 2)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.seek(0)
+        text = held.read()
+        held.close()
+        if ok:
+            _HELD_BACK.append(text)
+        else:
+            os.write(2, text)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Makes the first ``import tensorflow``, wherever it happens, load with stderr held back.
+
+    TensorFlow 2.21 writes "WARNING: All log messages before absl::InitializeLog() ...", the oneDNN
+    notice and "Could not find cuda drivers" to file descriptor 2 while it loads, before it reads
+    ``TF_CPP_MIN_LOG_LEVEL``: no setting stops them.  Some modules import TensorFlow at their top
+    (bin/ranode's method), before any flag is parsed, so the hold-back cannot wait for the scripts'
+    first call: it is installed when this module is imported (:func:`quiet_tensorflow`).
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow" or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+            return None
+        sys.meta_path.remove(self)  # once: returning a spec ends the search
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                with _stderr_held():
+                    load(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
 def quiet_tensorflow() -> None:
-    """The environment TensorFlow is imported with (the quiet default unless :func:`set_verbosity` ran)."""
+    """The environment TensorFlow is imported with: quiet unless :func:`set_verbosity` asked otherwise.
+
+    Runs when this module is imported (every script imports it through :mod:`resad_tf.cli` before
+    anything imports TensorFlow; a Dask worker through the tasks' modules).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
 def import_tensorflow():
-    """``import tensorflow``, holding back the C++ lines it prints while loading unless asked for.
-
-    TensorFlow 2.21 writes "WARNING: All log messages before absl::InitializeLog() ...", the
-    oneDNN notice and "Could not find cuda drivers" to file descriptor 2 while it loads, before
-    it reads ``TF_CPP_MIN_LOG_LEVEL``; no setting stops them, so stderr is redirected to a
-    temporary file for the import.  They are shown when ``TF_CPP_MIN_LOG_LEVEL=0`` (``--verbosity=0``)
-    or when the import fails.  Later imports are free (the module is cached).
-    """
-    import sys
-    import tempfile
-
+    """``import tensorflow`` with the quiet settings (:func:`quiet_tensorflow`); returns the module."""
     quiet_tensorflow()
-    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
-        import tensorflow as tf
+    import tensorflow as tf
 
-        return tf
+    return tf
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as held:
@@ -179,3 +239,6 @@ def versions() -> dict:
         except md.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+quiet_tensorflow()

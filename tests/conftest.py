@@ -12,7 +12,6 @@ import pathlib
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from resad_tf import runtime  # noqa: E402

@@ -27,18 +27,20 @@ def _run(repo_root, script, *args, timeout=600):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "script, args, message",
     [  # tests/test_bad_input.py runs the whole catalogue in-process; these check a real process
-        (["--sr=3.7,3.3"], "signal region 3.7,3.3 TeV is impossible"),
-        (["--n_sig=100000", "--toy_n_background=2000", "--toy_n_signal=500", "--quiet"], "holds only 500 signal"),
+        ("salad", ["--sr=3.7,3.3"], "signal region 3.7,3.3 TeV is impossible"),
+        ("salad", ["--n_sig=100000", "--toy_n_background=2000", "--toy_n_signal=500", "--quiet"],
+         "holds only 500 signal"),
+        ("ranode", ["--sr=3.7,3.3"], "signal region 3.7,3.3 TeV is impossible"),  # imports TensorFlow at its top
     ],
 )
-def test_bad_input_exits_2_with_one_line(repo_root, tmp_path, args, message):
+def test_bad_input_exits_2_with_one_line(repo_root, tmp_path, script, args, message):
     """Exactly one line, also outside the Makefile: TensorFlow (imported before the check) prints nothing."""
-    r = _run(repo_root, "salad", f"--output_dir={tmp_path / 'out'}", *args)
+    r = _run(repo_root, script, f"--output_dir={tmp_path / 'out'}", *args)
     assert r.returncode == 2, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("salad: error:") and message in lines[0], r.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"{script}: error:") and message in lines[0], r.stderr
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # nothing half-written
 
