@@ -1,10 +1,12 @@
 """Process-wide settings in one place: seeds, determinism, threads, devices, logging.
 
-``set_verbosity(level)`` decides, once per process and before TensorFlow is
-imported, what TensorFlow's C++ runtime and Python logging may print;
-``import_tensorflow()`` is the one place TensorFlow is imported first (the
-scripts' first import goes through :func:`configure`).  Quiet by default: a
-script prints its own lines only (see :func:`set_verbosity` for ``--verbosity``).
+Quiet by default, so that a script prints its own lines only: importing this
+module (every script does, through :mod:`resad_tf.cli`) sets the quiet
+TensorFlow environment and makes TensorFlow's first import, wherever it
+happens, hold back the C++ lines it prints while loading
+(:func:`quiet_tensorflow`).  ``set_verbosity(level)`` (the scripts call it with
+absl's ``--verbosity`` once the flags are parsed) sets what TensorFlow's C++ log
+and Python logging (Dask's) may print.
 
 ``seed_everything(seed)`` seeds Python, numpy, TensorFlow and Keras and turns
 on TensorFlow's op determinism, so the same seed gives the same scores on CPU.
@@ -34,7 +36,7 @@ import numpy as np
 #: TF_CPP_MIN_LOG_LEVEL when --verbosity is not given: 3 hides TensorFlow's C++ ERROR lines too (with 2,
 #: TF 2.21 still prints "E0000 ... cuda_platform.cc:52] failed call to cuInit" on a machine without a GPU);
 #: its start-up INFO lines ("oneDNN custom operations are on", "Could not find cuda drivers") come before
-#: TensorFlow reads the variable and are held back by :func:`import_tensorflow` instead.
+#: TensorFlow reads the variable and are held back by :class:`_QuietTensorFlowImport` instead.
 QUIET_TF_LOG_LEVEL = "3"
 
 
@@ -142,21 +144,6 @@ def import_tensorflow():
     quiet_tensorflow()
     import tensorflow as tf
 
-    return tf
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow as tf
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            os.write(2, held.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
     return tf
 
 

@@ -198,7 +198,9 @@ def check_distinct(rows: np.ndarray, source: str, min_fraction: float = 0.9) -> 
     >>> check_distinct(np.tile([[1.0, 2.0], [3.0, 4.0]], (10, 1)), "f.h5", min_fraction=0.5)
     Traceback (most recent call last):
     ...
-    resad_tf.errors.InputError: f.h5: only 2 of its 20 events (10.0%) are distinct, the rest are exact copies; collision events are (nearly) never identical, so this file was made by repeating rows: keep one of each (pandas drop_duplicates) and retry (at least 50% must be distinct)
+    resad_tf.errors.InputError: f.h5: only 2 of its 20 events (10.0%) are distinct, the rest are exact copies; \
+collision events are (nearly) never identical, so this file was made by repeating rows: keep one of each \
+(pandas drop_duplicates) and retry (at least 50% must be distinct)
     """
     import pandas as pd
 
