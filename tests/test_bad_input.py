@@ -25,6 +25,7 @@ add it to ``SCRIPTS`` (its base arguments and output flag) and give it a table.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -715,6 +716,33 @@ def test_ctrl_c_during_training_is_one_line_and_exit_130(repo_root, tmp_path):
     assert lines == ["iad: error: interrupted (Ctrl-C); nothing half-written was left: outputs are only moved into "
                      "place when complete"], err[-3000:]
     assert not (tmp_path / "results").exists() or list((tmp_path / "results").iterdir()) == []
+
+
+def test_ctrl_c_during_a_dask_scan_is_one_line(repo_root, tmp_path):
+    """A terminal's Ctrl-C reaches the local Dask workers too: still one line (no worker tracebacks), exit 130."""
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "scan"
+    p = subprocess.Popen([sys.executable, str(BIN / "scan"), f"--output_dir={out}", "--toy_n_background=60000",
+                          "--n_sig=100", "--k=3", "--max_iter=100", "--n_toys=0", "--cluster=local", "--n_workers=2",
+                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=repo_root,
+                         env=_clean_env(repo_root), start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not list(out.glob("tasks/*.json")) and p.poll() is None and time.time() < deadline:
+            time.sleep(0.5)  # until the first window is done: the workers are busy with the next ones
+        assert p.poll() is None, p.communicate()[1][-3000:]
+        os.killpg(p.pid, signal.SIGINT)  # as the terminal does: to the whole process group
+        _, err = p.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, err[-3000:]
+    assert err.splitlines() == ["scan: error: interrupted (Ctrl-C); nothing half-written was left: outputs are only "
+                                "moved into place when complete"], err[-3000:]
+    assert (out / "scan_config.json").is_file()  # the finished windows stay, to resume
 
 
 def _tiny_iad(out, *extra):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import threading
 
 from resad_tf.errors import InputError
 
 CLUSTERS = ("local", "slurm", "none")
+TRACKER_QUIET = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 
 def slurm_cluster(queue=None, account=None, walltime="02:00:00", cores=4, memory="16GB", **kwargs):
@@ -51,9 +55,47 @@ def make_client(cluster: str = "local", scheduler: str | None = None, n_workers:
             raise InputError(f"--n_workers must be at least 1, got {n}")
         # the scheduler's HTTP server on a free port: the default 8787 may be taken (another user's scan on
         # the node), which Dask reports with a warning on every start
-        made = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0")
+        # the process that multiprocessing starts to track the workers' semaphores warns at exit of those of
+        # workers stopped in the middle of a task (after Ctrl-C); it reads its warning filters from the environment
+        if TRACKER_QUIET not in os.environ.get("PYTHONWARNINGS", ""):
+            os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), TRACKER_QUIET)))
+        with _sigint_ignored():  # the worker processes inherit it
+            made = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0")
     else:
         made = slurm_cluster(**(slurm or {}))
         made.scale(jobs=n_jobs)
-    with made, Client(made) as client:
+    with made, Client(made) as client, _quiet_after_interrupt(client):
         yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore Ctrl-C (SIGINT) while local workers are started, so that they ignore it too.
+
+    A terminal's Ctrl-C reaches every process of the foreground group: workers interrupted in a task
+    print tracebacks of their own.  The script's process alone stops and shuts the cluster down.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_distributed() -> None:
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _quiet_after_interrupt(client):
+    """After Ctrl-C, the shutdown's warnings (tasks cancelled, workers stopped mid-task) are expected: not shown."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _quiet_distributed()
+        with contextlib.suppress(Exception):
+            client.run(_quiet_distributed)  # in the workers too
+        raise
