@@ -174,11 +174,12 @@ def check_toy_memory(opts: RunOptions, needs=frozenset()) -> None:
     available = psutil.virtual_memory().available
     if need > available:
         fits = max(int(available / (TOY_BYTES_PER_EVENT * factor)) - opts.toy_n_signal, 0)
+        n_events = factor * (opts.toy_n_background + opts.toy_n_signal)
         raise InputError(
             f"--toy_n_background={opts.toy_n_background}: generating the toy needs about {need / 1e9:.3g} GB of "
-            f"memory ({factor} x {opts.toy_n_background + opts.toy_n_signal} events with --toy_n_signal, "
-            f"~{TOY_BYTES_PER_EVENT / 1e3:g} kB each), but {available / 1e9:.3g} GB are available; use a smaller "
-            f"--toy_n_background (at most about {fits} here)"
+            f"memory (~{TOY_BYTES_PER_EVENT / 1e3:g} kB for each of {n_events:.3g} "
+            f"events: the data{' and the reference/simulation the method generates' if factor > 1 else ''}), but "
+            f"{available / 1e9:.3g} GB are available; use a smaller --toy_n_background (at most about {fits} here)"
         )
 
 

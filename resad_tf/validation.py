@@ -198,7 +198,7 @@ def check_distinct(rows: np.ndarray, source: str, min_fraction: float = 0.9) -> 
     >>> check_distinct(np.tile([[1.0, 2.0], [3.0, 4.0]], (10, 1)), "f.h5", min_fraction=0.5)
     Traceback (most recent call last):
     ...
-    resad_tf.errors.InputError: f.h5: only 2 of its 20 events (10.0%) are distinct, the rest are exact copies; \
+    resad_tf.errors.InputError: f.h5: only 2 of its 20 events (10%) are distinct, the rest are exact copies; \
 collision events are (nearly) never identical, so this file was made by repeating rows: keep one of each \
 (pandas drop_duplicates) and retry (at least 50% must be distinct)
     """
@@ -210,7 +210,7 @@ collision events are (nearly) never identical, so this file was made by repeatin
     distinct = n - int(pd.DataFrame(rows).duplicated().sum())
     if distinct < min_fraction * n:
         raise InputError(
-            f"{source}: only {distinct} of its {n} events ({100 * distinct / n:.1f}%) are distinct, the rest are "
+            f"{source}: only {distinct} of its {n} events ({100 * distinct / n:.2g}%) are distinct, the rest are "
             "exact copies; collision events are (nearly) never identical, so this file was made by repeating "
             f"rows: keep one of each (pandas drop_duplicates) and retry (at least {min_fraction:.0%} must be distinct)"
         )

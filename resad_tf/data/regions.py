@@ -282,12 +282,12 @@ def make_regions(
         )
     if test is not None and not np.any(test.label == 0):
         # injecting less signal does not help here: the signal region itself lacks background
-        in_file = (f"; {events.source} has {int(np.sum(window.sr(events.mjj) & (events.label == 0)))} background "
-                   "events there" if events.has_labels else "")
+        in_file = (f" ({events.source} has {int(np.sum(window.sr(events.mjj) & (events.label == 0)))} background "
+                   "events there)" if events.has_labels else "")
         raise InputError(
-            f"the evaluation set ({test.source}) has no background event in the signal region {window.lo},"
-            f"{window.hi} TeV{in_file}; choose an --sr where the data has background, a file that covers it, or "
-            "pass a labelled --test with background in the signal region"
+            f"the evaluation set has no background event in the signal region {window.lo},{window.hi} TeV{in_file}; "
+            "choose an --sr where the data has background, a file that covers it, or pass a labelled --test with "
+            "background in the signal region"
         )
     if test is not None:
         check_class_counts(test.label, 1, f"the evaluation set ({test.source}, signal region)",
