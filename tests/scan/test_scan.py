@@ -290,7 +290,7 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
             "--n_toys=3", "--cluster=none", "--quiet"]
     r = _run_cli(repo_root, *args)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "N_sig=100 seed 3: max local Z" in r.stdout and "global Z" in r.stdout
+    assert "N_sig = 100, seed 3: max local Z" in r.stdout and "global Z" in r.stdout
     saved = json.loads((tmp_path / "scan.json").read_text())
     records = saved["records"]
     assert [r_["window"]["lo"] for r_ in records] == [3.2, 3.6] and all(len(r_["z"]) == 2 for r_ in records)
