@@ -46,6 +46,8 @@ class Method(Component):
     needs: ClassVar[frozenset] = frozenset()
     #: whether the method learns from the data outside the signal region (checked likewise)
     uses_sidebands: ClassVar[bool] = False
+    #: what the method scores: "features" (the events' feature columns) or "jet images" (bound to the method)
+    inputs: ClassVar[str] = "features"
     #: whether ``fit`` takes a trained background density p_bg(x | m) (a
     #: :class:`~resad_tf.methods.density.ConditionalDensity`) instead of learning one in the sidebands
     takes_background: ClassVar[bool] = False

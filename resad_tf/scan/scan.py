@@ -3,9 +3,9 @@
 For each data set (one injection x seed) the scan
 
 1. assigns every event a fold (:class:`~resad_tf.scan.tasks.Dataset`), the same for all windows;
-2. trains the scorer's amortized background models, if it has any (one per fold
-   and blinded region, :class:`~resad_tf.scan.scorers.FlowScorer`), stored in
-   ``DIR/background/``;
+2. trains the scorer's amortized background densities, if its method takes one
+   (one per fold and blinded region, :meth:`~resad_tf.scan.scorers.MethodScorer.fit_background`),
+   stored in ``DIR/background/``;
 3. runs one task per window: score every event of the fit range out of fold, cut,
    fit the m_jj spectrum outside the SR, local significance
    (:func:`~resad_tf.scan.tasks.run_task`), stored in ``DIR/tasks/<id>.json``;
@@ -212,7 +212,7 @@ def _fit_background(scorer, data: Dataset, f: int, region, seed: int, path) -> p
     from resad_tf import component
 
     path = pathlib.Path(path)
-    model = scorer.fit_background(data.events, data.fold != f, region, seed + 1000 * f)
+    model = scorer.fit_background(data, f, region, seed + 1000 * f)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
