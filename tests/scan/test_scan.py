@@ -332,7 +332,7 @@ def _tiny(method) -> dict:
 
 
 @pytest.mark.parametrize("method", methods.names())
-def test_every_registered_method_runs_in_a_tiny_scan_or_is_refused(method, tmp_path, load):
+def test_every_registered_method_runs_in_a_tiny_scan_or_is_refused(method, tmp_path, toy):
     """Methods that learn from the data alone run (the smallest models); the others are refused in one line."""
     cls = methods.get(method)
     if cls.needs or cls.inputs != "features":
@@ -340,8 +340,8 @@ def test_every_registered_method_runs_in_a_tiny_scan_or_is_refused(method, tmp_p
             get_scorer(method)
         return
     scorer = get_scorer(method, k=2, n_calibration=5000, **_tiny(method))
-    summary = run_scan(make_tasks([Window(3.3, 3.7)], [0], [300], method), load, scorer, _settings(method),
-                       tmp_path, quiet=True, n_toys=0)
+    summary = run_scan(make_tasks([Window(3.3, 3.7)], [0], [100], method), lambda n, s: toy(8000, n, s), scorer,
+                       _settings(method), tmp_path, quiet=True, n_toys=0)
     assert summary.n_failed == 0, summary.failed
     assert len(summary.records[0]["z"]) == len(EFFS)
 
