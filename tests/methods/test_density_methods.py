@@ -52,7 +52,7 @@ def test_cathode_and_lacathode(toy_regions, tmp_path, assert_roundtrip):
 
 
 def test_ranode_learns_signal_fraction(toy_regions, tmp_path, assert_roundtrip):
-    cfg = RANODEConfig(**SMALL_FLOW, signal_blocks=2, signal_hidden=(32,))
+    cfg = RANODEConfig(**SMALL_FLOW, signal_blocks=2, signal_hidden=(32,), signal_epochs=6, signal_batch_size=512)
     r = RANODE(cfg, seed=0, verbose=False).fit(toy_regions)
     true_w = toy_regions.sr.n_signal / len(toy_regions.sr)
     assert _auc(r, toy_regions) > 0.75
@@ -67,7 +67,8 @@ def test_ranode_learns_signal_fraction(toy_regions, tmp_path, assert_roundtrip):
 def test_ranode_ensemble_over_splits_and_epochs(toy_regions, tmp_path, assert_roundtrip):
     """signal_runs x signal_checkpoints signal densities, averaged: the score is log mean_k p_s,k - log p_bg."""
     small = dict(SMALL_FLOW, flow_epochs=3)
-    cfg = RANODEConfig(**small, signal_blocks=1, signal_hidden=(16,), signal_runs=2, signal_checkpoints=2)
+    cfg = RANODEConfig(**small, signal_blocks=1, signal_hidden=(16,), signal_runs=2, signal_checkpoints=2,
+                       signal_epochs=3, signal_batch_size=512)
     r = RANODE(cfg, seed=0, verbose=False).fit(toy_regions)
     assert len(r.signal_checkpoints_) == 4
     # the runs are different trainings (own seed: initialization and train/validation split)
@@ -116,7 +117,7 @@ def test_a_given_background_replaces_the_sideband_density(toy_regions):
     la = LaCATHODE(cfg, seed=0, verbose=False)
     np.testing.assert_array_equal(la.fit(_sr_only(toy_regions), background=full.background_).score(ev),
                                   LaCATHODE(cfg, seed=0, verbose=False).fit(toy_regions).score(ev))
-    rcfg = RANODEConfig(**tiny, signal_blocks=1, signal_hidden=(8,), signal_epochs=2)
+    rcfg = RANODEConfig(**tiny, signal_blocks=1, signal_hidden=(8,), signal_epochs=2, signal_batch_size=512)
     r = RANODE(rcfg, seed=0, verbose=False).fit(toy_regions)
     again = RANODE(rcfg, seed=0, verbose=False).fit(_sr_only(toy_regions), background=r.background_)
     np.testing.assert_array_equal(again.score(ev), r.score(ev))
