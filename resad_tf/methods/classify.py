@@ -58,6 +58,21 @@ class SRClassifierOptions(ClassifierOptions):
     n_estimators: int = option(10, "tree ensembles: number of members", ge=1)
 
 
+#: the options only the MLP uses, and those only the tree ensembles use
+MLP_OPTIONS = ("hidden", "epochs", "batch_size", "learning_rate", "patience", "n_best_epochs", "val_fraction")
+TREE_OPTIONS = ("n_estimators", "max_iter", "tree_learning_rate", "min_samples_leaf", "l2_regularization",
+                "early_stopping")
+
+
+def unused_options(opts: ClassifierOptions) -> tuple[str, ...]:
+    """The options the chosen classifier ignores (the other kind's).
+
+    >>> "max_iter" in unused_options(ClassifierOptions(classifier="mlp")), unused_options(ClassifierOptions())[0]
+    (True, 'n_estimators')
+    """
+    return TREE_OPTIONS if opts.classifier == "mlp" else MLP_OPTIONS
+
+
 def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict:
     """The make_classifier arguments these options mean for the chosen kind."""
     if opts.classifier == "mlp":

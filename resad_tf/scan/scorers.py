@@ -242,19 +242,25 @@ def get_scorer(method: str, k: int = 5, decorrelate: bool | None = None, flatten
 def scorer_config(scorer) -> dict:
     """What a scorer is and the options it uses, as JSON-ready data (the scan's resume identity).
 
-    A :class:`MethodScorer` records its method's Config and only the scan options
-    that apply to it (the blinded regions for a method with a background density,
-    the calibration sample when it flattens).
+    A :class:`MethodScorer` records its method's Config without the options its
+    classifier ignores (the MLP's for trees, the trees' for the MLP) and only the
+    scan options that apply to it (the blinded regions for a method with a
+    background density, the calibration sample when it flattens).
 
     >>> c = scorer_config(get_scorer("cwola", k=3))
-    >>> c["method"], c["k"], "blind_width" in c, c["config"]["sideband_gap"]
-    ('cwola', 3, False, 0.1)
+    >>> c["method"], c["k"], "blind_width" in c, "epochs" in c["config"], c["config"]["sideband_gap"]
+    ('cwola', 3, False, False, 0.1)
     """
     if isinstance(scorer, functools.partial):
         return {**scorer_config(scorer.func), **scorer.keywords}
     if isinstance(scorer, MethodScorer):
+        from resad_tf.methods.classify import ClassifierOptions, unused_options
+
+        config = to_dict(scorer.config)
+        if isinstance(scorer.config, ClassifierOptions):
+            config = {key: v for key, v in config.items() if key not in unused_options(scorer.config)}
         out = {"name": "MethodScorer", "method": scorer.method, "k": scorer.k, "decorrelate": scorer.decorrelate,
-               "config": {key: list(v) if isinstance(v, tuple) else v for key, v in to_dict(scorer.config).items()}}
+               "config": {key: list(v) if isinstance(v, tuple) else v for key, v in config.items()}}
         if scorer.takes_background:
             out["blind_width"] = scorer.blind_width
             out["flatten"] = scorer.flatten

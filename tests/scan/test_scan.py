@@ -375,5 +375,6 @@ def test_resume_identity_holds_only_the_options_a_scorer_uses():
     cwola = scorer_config(get_scorer("cwola"))
     assert "blind_width" not in cwola and "n_calibration" not in cwola and "oversampling" not in cwola["config"]
     assert cwola != scorer_config(get_scorer("cwola", max_iter=5))
+    assert cwola == scorer_config(get_scorer("cwola", epochs=5, hidden=(8,)))  # MLP options, unused by the trees
     assert "n_calibration" not in scorer_config(get_scorer("cathode")) and scorer_config(get_scorer("cathode"))[
         "blind_width"] == 0.8
