@@ -46,6 +46,7 @@ class CATHODEConfig(FlowOptions, SRClassifierOptions):
 class CATHODE(BackgroundDensityMethod, Method):
     name = "cathode"
     Config = CATHODEConfig
+    density_use = "samples"
 
     def _fit(self, regions: Regions, background: ConditionalDensity | None = None) -> None:
         """The classifier: the SR data vs samples of the background density (given, or learned in the sidebands)."""
@@ -85,6 +86,7 @@ class CATHODE(BackgroundDensityMethod, Method):
 
 class LaCATHODE(CATHODE):
     name = "lacathode"
+    density_use = "latent"
 
     def _synthetic(self, mjj):
         rng = np.random.default_rng(self.seed + 2)

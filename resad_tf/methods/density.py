@@ -171,6 +171,10 @@ class BackgroundDensityMethod:
 
     takes_background = True
     uses_sidebands = True
+    #: what the method asks of its background density: "samples" (CATHODE), "latent" (LaCATHODE's latent
+    #: coordinates) or "density" (log p_bg: ANODE, R-ANODE); a caller that maps the features the method sees
+    #: can map samples, not densities (the scan's decorrelation)
+    density_use = "density"
 
     def background_density(self) -> ConditionalDensity:
         """The untrained background density ``fit`` learns in the sidebands: this method's flow options and seed."""

@@ -8,12 +8,20 @@
 
 from resad_tf.scan.cluster import make_client, slurm_cluster
 from resad_tf.scan.scan import ScanSummary, run_scan, summarise
-from resad_tf.scan.scorers import MethodScorer, WindowScorer, flatten_in_mjj, get_scorer, scorer_config
+from resad_tf.scan.scorers import (
+    DecorrelatedSamples,
+    MethodScorer,
+    WindowScorer,
+    flatten_in_mjj,
+    get_scorer,
+    scorer_config,
+)
 from resad_tf.scan.store import TaskStore
 from resad_tf.scan.tasks import Dataset, HuntSettings, Task, make_tasks, make_windows, run_task, window_name
 
 __all__ = [
     "Dataset",
+    "DecorrelatedSamples",
     "HuntSettings",
     "MethodScorer",
     "ScanSummary",

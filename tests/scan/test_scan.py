@@ -318,12 +318,14 @@ def test_method_scorer_scores_every_event_out_of_fold():
     assert s.shape == (len(events),) and np.all((s >= 0) & (s <= 1))
     decorrelated = dataclasses.replace(scorer, decorrelate=True)(data, window, seed=0)
     assert decorrelated.shape == s.shape and not np.allclose(decorrelated, s)
-    assert get_scorer("anode").decorrelate and not get_scorer("anode").flatten
+    assert get_scorer("cathode").decorrelate and not get_scorer("anode").decorrelate and not get_scorer("anode").flatten
     assert get_scorer("ranode").flatten and not get_scorer("ranode").decorrelate
     with pytest.raises(InputError, match="has no option.*'oversampling'"):
         get_scorer("cwola", oversampling=3)
     with pytest.raises(InputError, match="--flatten needs a background density"):
         get_scorer("cwola", flatten=True)
+    with pytest.raises(InputError, match="--method=lacathode evaluates its background density.*--nodecorrelate"):
+        get_scorer("lacathode", decorrelate=True)
 
 
 def _tiny(method) -> dict:
@@ -359,7 +361,7 @@ def test_scan_scores_are_the_methods_fitted_on_the_training_folds(method, toy):
     events = data.events.with_features(data.decorrelated(f), data.events.features)
     model = methods.get(method)(scorer.config, seed=seed + f, verbose=False)
     model.fit(Regions(window=window, data=events.select(data.fold != f)),
-              background=None if background is None else background[f])
+              background=None if background is None else scorer.method_background(data, f, background[f]))
     np.testing.assert_array_equal(scores[data.fold == f], model.score(events.select(data.fold == f)))
 
 
