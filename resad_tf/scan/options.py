@@ -113,7 +113,8 @@ class ScanOptions(Options):
     blind_width: float = option(0.8, "methods with a background density (cathode, lacathode, ranode, anode): "
                                 "width of the blinded regions of the amortized background flows in TeV", gt=0)
     decorrelate: bool | None = option(None, "the method sees the features decorrelated from m_jj (per fold; "
-                                      "default: on unless the scores are flattened)")
+                                      "default: on unless the scores are flattened or the method evaluates its "
+                                      "background density: anode, lacathode, ranode)")
     flatten: bool | None = option(None, "replace each score by its quantile among background-flow samples' "
                                   "scores at the same m_jj (methods with a background density; default: on for "
                                   "ranode)")
