@@ -55,15 +55,15 @@ def _define(name, default, help, kind) -> None:
         flags.DEFINE_string(name, default, help)
 
 
-def define_flags(cls, only=None) -> list[str]:
+def define_flags(cls, only=None, unset: bool = False) -> list[str]:
     """One absl flag per field of the option dataclass ``cls`` (help from its metadata), or per field
-    named in ``only``; returns the names."""
+    named in ``only``; returns the names.  ``unset``: the flags default to None (the caller fills in)."""
     names = []
     for f in dataclasses.fields(cls):
         if only is not None and f.name not in only:
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        _define(f.name, default, options.help_text(cls, f.name), options.kind(cls, f.name))
+        _define(f.name, None if unset else default, options.help_text(cls, f.name), options.kind(cls, f.name))
         names.append(f.name)
     return names
 

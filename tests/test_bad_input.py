@@ -359,7 +359,8 @@ MUST_DECLARE_CASES = [
 
 # hand-written: counts of epochs and iterations are bounded above too (an absurd value would start a training
 # that never ends); the largest int64 + 1, as a typo or a script's overflow gives
-MUST_BOUND = ("epochs", "flow_epochs", "dctr_epochs", "max_iter", "n_estimators", "dctr_iterations")
+MUST_BOUND = ("epochs", "flow_epochs", "dctr_epochs", "signal_epochs", "max_iter", "n_estimators",
+              "dctr_iterations")
 MUST_BOUND_CASES = [
     Case(f"{name}_absurd", (f"--{name}={2**63}",), (f"--{name}={2**63}", "100000"), (script,))
     for script in METHODS for name in MUST_BOUND
@@ -386,8 +387,9 @@ SCAN_CASES = cases(
     ("fit_range_reversed", ["--fit_range=6,2.8"], ["--fit_range needs lo,hi", "lo < hi"]),
     ("fit_gap_outside_fit_range", ["--fit_range=3.3,3.5", "--scan_range=3.35,3.45", "--window_width=0.1"],
      ["less than 3 bins of 0.1 TeV to fit beyond its fit gap (0.1 TeV)", "widen the fit range"]),
-    ("method_unknown", ["--method=nope"], ["unknown scan method 'nope'"]),
-    ("option_of_another_method", ["--method=cwola", "--blind_width=1"], ["has no option(s) ['blind_width']"]),
+    ("method_unknown", ["--method=nope"], ["unknown method 'nope'"]),
+    ("method_needs_a_reference", ["--method=iad"], ["--method=iad needs ['reference'] besides the data"]),
+    ("method_option_out_of_range", ["--method=cwola", "--sideband_gap=-1"], ["--sideband_gap=-1"]),
     ("n_params_six", ["--n_params=6"], ["--n_params='6'", "choose one of"]),
     ("ftest_alpha_one", ["--ftest_alpha=1"], ["--ftest_alpha=1.0", "in (0, 1)"]),
     ("significance_unknown", ["--significance=root"], ["--significance='root'"]),

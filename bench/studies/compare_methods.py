@@ -52,7 +52,8 @@ CPU_PROFILE = {
     "supervised": CPU_CLASSIFIER, "iad": CPU_CLASSIFIER, "salad": CPU_CLASSIFIER,
     "cwola": dict(CPU_CLASSIFIER, k_folds=5),
     "cathode": dict(CPU_CLASSIFIER, **CPU_FLOW), "lacathode": dict(CPU_CLASSIFIER, **CPU_FLOW),
-    "anode": CPU_FLOW, "ranode": dict(CPU_FLOW, signal_blocks=4, signal_hidden=(64,)),
+    "anode": CPU_FLOW,
+    "ranode": dict(CPU_FLOW, signal_blocks=4, signal_hidden=(64,), signal_epochs=20, signal_batch_size=1024),
     "autoencoder": dict(epochs=30, batch_size=1024), "vae": dict(epochs=30, batch_size=1024),
 }
 
@@ -63,6 +64,8 @@ def config_for(cls):
     cfg = cls.Config(**CPU_PROFILE[cls.name])
     if "flow_epochs" in CPU_PROFILE[cls.name]:
         cfg = dataclasses.replace(cfg, flow_epochs=FLAGS.flow_epochs, flow_batch_size=FLAGS.flow_batch_size)
+    if "signal_epochs" in CPU_PROFILE[cls.name]:  # R-ANODE's signal flow trains as long as the background flow
+        cfg = dataclasses.replace(cfg, signal_epochs=FLAGS.flow_epochs, signal_batch_size=FLAGS.flow_batch_size)
     return cfg
 
 

@@ -9,7 +9,7 @@
 For each data seed one background flow p_bg(x | m_jj) is trained on the
 sidebands of the ``--flow_n_sig`` injection (the largest: the most signal in
 the sidebands) and handed to CATHODE, LaCATHODE and R-ANODE at every N_sig of
-that seed (``CATHODE.fit_classifier``, ``RANODE.fit_signal``): the injections
+that seed (``method.fit(regions, background=density)``): the injections
 differ only by the signal events, a few hundred among ~850k sideband
 background events, and the flow is the costly step.  Every classifier and
 signal model is trained per (N_sig, seed); the IAD and the supervised bound
@@ -73,6 +73,8 @@ def config_for(cls):
     cfg = flagfile_config(cls, "_cpu") if cls.name in FLOW_METHODS else cls.Config()
     if FLAGS.flow_epochs and cls.name in FLOW_METHODS:
         cfg = dataclasses.replace(cfg, flow_epochs=FLAGS.flow_epochs)
+    if FLAGS.flow_epochs and cls.name == "ranode":
+        cfg = dataclasses.replace(cfg, signal_epochs=FLAGS.flow_epochs)
     return cfg
 
 
@@ -153,11 +155,7 @@ def background_flow(seed: int, cfg):
 
 def fit(label, cls, cfg, regions, seed, background):
     method = cls(cfg, seed=seed, verbose=False)
-    if cls.name in ("cathode", "lacathode"):
-        return method.fit_classifier(regions.sr, regions.window, background)
-    if cls.name == "ranode":
-        return method.fit_signal(regions.sr, background)
-    return method.fit(regions)
+    return method.fit(regions, background=background if cls.name in FLOW_METHODS else None)
 
 
 def diagnose() -> None:

@@ -5,6 +5,12 @@ and peak memory.
     nice -n 5 .venv/bin/python bench/studies/scan_discovery.py --method=cwola --n_sigs=1000,600,300,0 --seeds=0,1,2,3,4
     nice -n 5 .venv/bin/python bench/studies/scan_discovery.py --signal_masses=4.0,0.3,0.2 --n_sigs=600,300 --tag=cwola_m4000
     .venv/bin/python bench/studies/scan_discovery.py --report_only             # rewrite the tables
+    .venv/bin/python bench/studies/scan_discovery.py --data=FILE.h5 --n_sigs=-1,1000 --tag=cwola_file
+
+With ``--data=FILE`` (a labelled features file: LHCO v2 .h5, CATHODE-style .npy, ``bin/make_dataset``'s
+output) the data sets are that file's background plus N_sig of its signal events (drawn with each seed;
+``-1`` keeps the file's own composition, ``0`` its background alone).  Its background is the same for every
+seed, so seeds differ only by the signal drawn, the folds and the training.
 
 Each data set (injection x seed) is one full scan as `bin/scan` runs it: the toy generator's 1.1M
 background events (its m_jj spectrum turns on below 2.8 TeV) plus N_sig signal events drawn from
@@ -35,13 +41,17 @@ from resad_tf.bumphunt.lookelsewhere import gross_vitells
 from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path, write_json_atomic
 from resad_tf.scan import HuntSettings, get_scorer, make_tasks, make_windows, run_scan, scorer_config
+from resad_tf.scan.tasks import OWN_COMPOSITION, dataset_name, injection_label
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import RESULTS, define_seeds, ints, machine, run  # noqa: E402
 
 flags.DEFINE_string("method", "cwola", "the scan's window scorer: cwola, cathode or ranode")
 flags.DEFINE_integer("k", 5, "folds")
-flags.DEFINE_list("n_sigs", ["1000", "600", "300", "0"], "injected signal counts (0: background only)")
+flags.DEFINE_string("data", "toy", "toy (the embedded generator) or a labelled features file whose signal "
+                    "is injected")
+flags.DEFINE_list("n_sigs", ["1000", "600", "300", "0"], "injected signal counts (0: background only; -1: a "
+                  "file's own composition)")
 define_seeds(("0", "1", "2", "3", "4"))
 flags.DEFINE_list("signal_masses", ["3.5", "0.5", "0.1"], "m_W', m_X, m_Y of the generated signal in TeV")
 flags.DEFINE_integer("n_background", 1_100_000, "background events per data set")
@@ -60,12 +70,16 @@ FIT_RANGE = (2.8, 6.0)
 BACKGROUND_SEED_OFFSET = 100
 
 
-def _loader(masses, n_background):
+def _loader(data, masses, n_background):
     toy = ToySpec(n_background=n_background, n_signal=50_000, signal_masses=tuple(masses))
 
     def load_one(n_sig, seed):
-        events = load("toy", seed=seed, toy=toy, quiet=True)
-        return inject(events, n_sig, seed)[0]  # N_sig = 0: the background alone
+        if data == "toy":
+            events = load("toy", seed=seed, toy=toy, quiet=True)
+        else:
+            events = load(data, seed=seed, quiet=True).require_labels("to report the signal in each window")
+        # N_sig = 0: the background alone; -1: the file's own composition
+        return events if n_sig == OWN_COMPOSITION else inject(events, n_sig, seed)[0]
 
     return load_one
 
@@ -115,8 +129,8 @@ class _Args:
 
 
 def _settings(args) -> HuntSettings:
-    return HuntSettings(args.method, EFFS, FIT_RANGE, n_params=args.n_params,
-                        data=f"toy:{','.join(map(str, args.signal_masses))}")
+    data = f"toy:{','.join(map(str, args.signal_masses))}" if args.data == "toy" else args.data
+    return HuntSettings(args.method, EFFS, FIT_RANGE, n_params=args.n_params, data=data)
 
 
 def _windows():
@@ -129,11 +143,11 @@ def run_bench(args) -> None:
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     scorer = get_scorer(args.method, k=args.k)
     settings, windows = _settings(args), _windows()
-    load_one = _loader(args.signal_masses, args.n_background)
+    load_one = _loader(args.data, args.signal_masses, args.n_background)
     for n_sig in args.n_sigs:
         for seed in args.seeds:
             seed = seed + (BACKGROUND_SEED_OFFSET if n_sig == 0 else 0)
-            key = f"nsig{n_sig}_seed{seed}"
+            key = dataset_name((n_sig, seed))
             t0, load_before = time.time(), os.getloadavg()[0]
             with _MemoryMonitor() as memory:
                 summary = run_scan(make_tasks(windows, [seed], [n_sig], args.method), load_one, scorer, settings,
@@ -173,7 +187,7 @@ def report(args, work, scorer, settings, windows) -> None:
         s_over_sqrt_b = None
         if n_sig and best is not None:  # the SR with the most signal: S / sqrt(B) before any cut
             lo, hi = d["windows"][best]
-            task = json.loads((work / "tasks" / f"{args.method}_nsig{n_sig}_seed{seed}_{lo:.3f}-{hi:.3f}.json")
+            task = json.loads((work / "tasks" / f"{args.method}_{dataset_name((n_sig, seed))}_{lo:.3f}-{hi:.3f}.json")
                               .read_text())
             s_over_sqrt_b = task["n_signal_sr"] / np.sqrt(task["n_sr"] - task["n_signal_sr"])
         row = dict(n_sig=n_sig, seed=seed, z_local_max=d["z_local_max"], window=d["window"],
@@ -181,7 +195,7 @@ def report(args, work, scorer, settings, windows) -> None:
                    p_global_gv=d["p_global_gv"], p_global_toys=d["p_global_toys"], n_toys=d["n_toys"],
                    z_signal_windows=z_signal, z_max_elsewhere=z_else, signal_window_is_max=bool(found),
                    n_signal_sr=max(d["n_signal_sr"]) if d["n_signal_sr"] else None, s_over_sqrt_b=s_over_sqrt_b,
-                   toy_max_z=d["toy_max_z"], **timings.get(f"nsig{n_sig}_seed{seed}", {}))
+                   toy_max_z=d["toy_max_z"], **timings.get(dataset_name((n_sig, seed)), {}))
         rows.append(row)
         per_nsig.setdefault(n_sig, []).append(row)
     summary = []
@@ -207,7 +221,8 @@ def report(args, work, scorer, settings, windows) -> None:
         ))
     background = _background_only([d for (n_sig, _), d in summaries.items() if n_sig == 0])
     meta = dict(method=args.method, scorer=scorer_config(scorer), settings=settings.to_dict(),
-                windows=len(windows), signal_masses=list(args.signal_masses), tag=args.tag, n_background=args.n_background,
+                windows=len(windows), signal_masses=list(args.signal_masses), tag=args.tag, data=args.data,
+                n_background=args.n_background,
                 n_workers=args.n_workers, machine=machine())
     out = RESULTS / f"scan_discovery_{args.tag}"
     write_json_atomic(out.with_suffix(".json"),
@@ -241,19 +256,27 @@ def _background_only(summaries) -> dict | None:
                 gv_p_max_above_3=gross_vitells(3.0, upcrossings, summaries[0]["u0"]))
 
 
+def _injection(n_sig) -> str:
+    """The N_sig column: the count, or 'data' for a file's own composition."""
+    return injection_label(n_sig).removeprefix("N_sig = ")
+
+
 def _fmt(v, digits=1):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
 def _markdown(meta, summary, background, rows, mass) -> str:
     s = meta["scorer"]
+    data = (f"Toy generator, {meta['n_background']:,} background events per data set;" if meta["data"] == "toy" else
+            f"Data: `{meta['data']}` (its background plus N_sig of its signal events, drawn per seed; 'data': the "
+            "file's own composition);")
     lines = [
         f"# Scan discovery reach: {meta['method']}, signal W'({meta['signal_masses'][0]} TeV) -> "
         f"X({meta['signal_masses'][1]}) Y({meta['signal_masses'][2]})",
         "",
-        f"`python bench/studies/scan_discovery.py --method={meta['method']} --signal_masses="
+        f"`python bench/studies/scan_discovery.py --method={meta['method']} --data={meta['data']} --signal_masses="
         f"{','.join(map(str, meta['signal_masses']))} --n_params={meta['settings']['n_params']} --tag={meta['tag']}` on {meta['machine']} ({meta['n_workers']} Dask workers). "
-        f"Toy generator, {meta['n_background']:,} background events per data set; {meta['windows']} windows of "
+        f"{data} {meta['windows']} windows of "
         f"0.4 TeV every 0.1 TeV in 3.2-5.6 TeV, fit range 2.8-6.0 TeV (dijet function, "
         f"n_params={meta['settings']['n_params']}), cuts keeping "
         f"{', '.join(f'{e:g}' for e in meta['settings']['efficiencies'])} of each window's SR. Scorer: "
@@ -272,11 +295,11 @@ def _markdown(meta, summary, background, rows, mass) -> str:
         signal_cols = (f"{r['median_z_signal_window']:.1f} ({iqr[0]:.1f}-{iqr[1]:.1f})",
                        f"{r['signal_window_is_max']}/{r['n_seeds']}" if r["n_sig"] else "-")
         lines.append(
-            f"| {r['n_sig']} | {r['n_seeds']} | {_fmt(r['median_s_over_sqrt_b'])} | {signal_cols[0]} | {signal_cols[1]} | "
+            f"| {_injection(r['n_sig'])} | {r['n_seeds']} | {_fmt(r['median_s_over_sqrt_b'])} | {signal_cols[0]} | {signal_cols[1]} | "
             f"{r['median_z_global']:.1f} ({r['min_z_global']:.1f}) | {r['seeds_global_above_3']} / "
             f"{r['seeds_global_above_5']} | {r['max_local_z']:.1f} | "
             f"{_fmt(r['median_wall_s'] and r['median_wall_s'] / 60)} min | {r['max_rss_gb']:.1f} GB |")
-    found = [r["n_sig"] for r in summary if r["n_sig"] and r["median_z_global"] >= 3]
+    found = [r["n_sig"] for r in summary if r["n_sig"] > 0 and r["median_z_global"] >= 3]
     if found:
         lines += ["", f"Smallest injection with a median global Z >= 3: N_sig = {min(found)}."]
     no_signal = [r for r in summary if r["n_sig"] == 0]
@@ -307,7 +330,7 @@ def _markdown(meta, summary, background, rows, mass) -> str:
     for r in rows:
         w = "-" if r["window"] is None else f"{r['window'][0]:.1f}-{r['window'][1]:.1f}"
         lines.append(
-            f"| {r['n_sig']} | {r['seed']} | {r['n_signal_sr'] if r['n_sig'] else 0} | {r['z_local_max']:.2f} "
+            f"| {_injection(r['n_sig'])} | {r['seed']} | {r['n_signal_sr'] if r['n_sig'] else 0} | {r['z_local_max']:.2f} "
             f"({w}, {r['efficiency']}) | {r['z_signal_windows']:.2f} | {r['z_max_elsewhere']:.2f} | "
             f"{r['z_global']:.2f} ({r['global_method']}) | {_fmt(r.get('wall_s') and r['wall_s'] / 60)} min |")
     lines += ["", f"Signal windows: those containing m_W' = {mass} TeV (for N_sig = 0 the same windows without signal: what the scorer and the fit give there on background alone). 'truth signal in the SR': signal events "
@@ -318,9 +341,11 @@ def _markdown(meta, summary, background, rows, mass) -> str:
 
 def main():
     args = FLAGS
-    if any(n < 0 for n in ints("n_sigs")) or any(s < 0 for s in ints("seeds")):
-        raise InputError(f"--n_sigs and --seeds must be >= 0, got {FLAGS.n_sigs} and {FLAGS.seeds}")
-    opts = _Args(method=args.method, k=args.k, n_sigs=ints("n_sigs"), seeds=ints("seeds"),
+    lowest = 0 if args.data == "toy" else OWN_COMPOSITION
+    if any(n < lowest for n in ints("n_sigs")) or any(s < 0 for s in ints("seeds")):
+        raise InputError(f"--n_sigs must be >= {lowest} (-1, a file's own composition, needs --data=FILE) and "
+                         f"--seeds >= 0, got {FLAGS.n_sigs} and {FLAGS.seeds}")
+    opts = _Args(method=args.method, data=args.data, k=args.k, n_sigs=ints("n_sigs"), seeds=ints("seeds"),
                  signal_masses=[float(v) for v in args.signal_masses], n_background=args.n_background,
                  n_toys=args.n_toys, n_params=args.n_params, n_workers=args.n_workers, tag=args.tag or args.method,
                  work_dir=args.work_dir,

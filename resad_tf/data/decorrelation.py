@@ -32,7 +32,7 @@ a little of its separation.)  When a classifier's scores must be out of
 sample, fit the transform on the training folds only: fitted on the scored
 events too, it makes their transformed marginals exactly uniform per bin, so
 what a model learned from its training folds' fluctuations shows up reversed
-in the scored fold (why :class:`resad_tf.scan.SidebandScorer` fits it per fold).
+in the scored fold (why the scan, :class:`resad_tf.scan.MethodScorer`, fits it per fold).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ reference sample (what the idealized anomaly detector compares to).
 
 >>> w = Window.parse("3.3,3.7")
 >>> w, w.sr(np.array([3.2, 3.5, 3.7])).tolist()
-(Window(lo=3.3, hi=3.7, sb_width=None), [False, True, False])
+(Window(lo=3.3, hi=3.7, sb_width=None, sb_gap=0.0), [False, True, False])
 """
 
 from __future__ import annotations
@@ -41,13 +41,20 @@ NEEDS = {
 class Window:
     """A signal region [lo, hi) in m_jj (TeV) and its sidebands.
 
-    ``sb_width`` limits each sideband to that many TeV next to the SR; ``None``
-    takes everything outside the SR (the ANODE/CATHODE convention).
+    ``sb_width`` limits each sideband to that many TeV; ``None`` takes everything
+    outside the SR (the ANODE/CATHODE convention).  ``sb_gap`` TeV between the SR
+    and each sideband belong to neither: a resonance's m_jj tails reach beyond the
+    SR, and a gap keeps them out of the sidebands (CWoLa hunting in the scan).
+
+    >>> w = Window(3.3, 3.7, sb_width=0.2, sb_gap=0.1)
+    >>> w.sb_low(np.array([2.95, 3.1, 3.25])).tolist(), w.sb_high(np.array([3.75, 3.85, 4.05])).tolist()
+    ([False, True, False], [False, True, False])
     """
 
     lo: float
     hi: float
     sb_width: float | None = None
+    sb_gap: float = 0.0
 
     def __post_init__(self):
         if not (np.isfinite(self.lo) and np.isfinite(self.hi)):
@@ -58,6 +65,8 @@ class Window:
             )
         if self.sb_width is not None and self.sb_width <= 0:
             raise InputError(f"sideband width must be positive, got {self.sb_width} TeV")
+        if not self.sb_gap >= 0:
+            raise InputError(f"the gap between the signal region and its sidebands must be >= 0, got {self.sb_gap} TeV")
 
     @classmethod
     def parse(cls, text: str, sb_width: float | None = None) -> "Window":
@@ -79,12 +88,14 @@ class Window:
         return (mjj >= self.lo) & (mjj < self.hi)
 
     def sb_low(self, mjj: np.ndarray) -> np.ndarray:
-        edge = -np.inf if self.sb_width is None else self.lo - self.sb_width
-        return (mjj < self.lo) & (mjj >= edge)
+        lo = self.lo - self.sb_gap
+        edge = -np.inf if self.sb_width is None else lo - self.sb_width
+        return (mjj < lo) & (mjj >= edge)
 
     def sb_high(self, mjj: np.ndarray) -> np.ndarray:
-        edge = np.inf if self.sb_width is None else self.hi + self.sb_width
-        return (mjj >= self.hi) & (mjj < edge)
+        hi = self.hi + self.sb_gap
+        edge = np.inf if self.sb_width is None else hi + self.sb_width
+        return (mjj >= hi) & (mjj < edge)
 
     def sb(self, mjj: np.ndarray) -> np.ndarray:
         return self.sb_low(mjj) | self.sb_high(mjj)
@@ -173,6 +184,7 @@ class Regions:
         out = {
             "sr": [self.window.lo, self.window.hi],
             "sb_width": self.window.sb_width,
+            "sb_gap": self.window.sb_gap,
             "n_data": len(self.data),
             "n_sr": len(sr),
             "n_sb": len(self.sb),

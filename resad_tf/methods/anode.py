@@ -9,6 +9,9 @@ Enhanced (arXiv:2109.00546 appendix, 2307.11157): both densities are averaged
 over their ``n_checkpoints`` best epochs with log-sum-exp before the ratio is
 taken, and the flows are regularized with weight decay instead of spectral
 normalization.  ``--n_checkpoints=1 --weight_decay=0`` gives the original.
+
+``fit(regions, background=density)`` takes a trained p_bg instead of learning it
+in the sidebands (:class:`~resad_tf.methods.density.BackgroundDensityMethod`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from resad_tf.component import load_part, save_part
 from resad_tf.config import option
 from resad_tf.data import Events, Regions
 from resad_tf.methods.base import Method
-from resad_tf.methods.density import ConditionalDensity, FlowOptions
+from resad_tf.methods.density import BackgroundDensityMethod, ConditionalDensity, FlowOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,14 +33,12 @@ class ANODEConfig(FlowOptions):
     weight_decay: float = option(1e-4, "decoupled weight decay of the flow optimizer (enhanced ANODE)", ge=0)
 
 
-class ANODE(Method):
+class ANODE(BackgroundDensityMethod, Method):
     name = "anode"
     Config = ANODEConfig
-    uses_sidebands = True
 
-    def _fit(self, regions: Regions) -> None:
-        sb = regions.require_sidebands("ANODE")
-        self.background_ = ConditionalDensity(self.config, self.seed, self.verbose).fit(sb)
+    def _fit(self, regions: Regions, background: ConditionalDensity | None = None) -> None:
+        self.background_ = self._background(regions, background)
         self.data_density_ = ConditionalDensity(self.config, self.seed + 1, self.verbose).fit(regions.sr)
 
     def _score(self, events: Events) -> np.ndarray:

@@ -8,7 +8,11 @@ themselves; :mod:`resad_tf.pipeline` does that.
 
 A method is a :class:`~resad_tf.component.Component`: :meth:`Method.fit`
 checks the regions (the samples the method needs, :meth:`Regions.check_needs`),
-records the features and window, then calls the subclass's ``_fit``;
+records the features and window, then calls the subclass's ``_fit``.  A
+density-based method (``takes_background``) can be handed a trained background
+density, ``fit(regions, background=density)``: it then learns nothing from the
+sidebands (regions without any are fine), which lets one density serve many
+fits (the scan's amortized flows, studies that vary the injection);
 :meth:`Method.score` refuses an unfitted method or events with other features,
 then calls ``_score``.  Subclasses implement ``_fit``, ``_score`` and the two
 state hooks (``_save_state`` / ``_load_state``).
@@ -42,6 +46,11 @@ class Method(Component):
     needs: ClassVar[frozenset] = frozenset()
     #: whether the method learns from the data outside the signal region (checked likewise)
     uses_sidebands: ClassVar[bool] = False
+    #: what the method scores: "features" (the events' feature columns) or "jet images" (bound to the method)
+    inputs: ClassVar[str] = "features"
+    #: whether ``fit`` takes a trained background density p_bg(x | m) (a
+    #: :class:`~resad_tf.methods.density.ConditionalDensity`) instead of learning one in the sidebands
+    takes_background: ClassVar[bool] = False
 
     def __init__(self, config=None, *, seed: int = 0, verbose: bool = True):
         self.config = config if config is not None else self.Config()
@@ -55,13 +64,28 @@ class Method(Component):
         return cls(from_dict(cls.Config, config["config"]), seed=config["seed"])
 
     # ------------------------------------------------------------------ interface
-    def fit(self, regions: Regions) -> "Method":
-        """Train on ``regions`` (the SR data, the sidebands and whatever ``needs`` names)."""
+    def fit(self, regions: Regions, background=None) -> "Method":
+        """Train on ``regions`` (the SR data, the sidebands and whatever ``needs`` names).
+
+        ``background``: a trained background density for a method that ``takes_background``
+        (its features must be the regions'); the method then uses it instead of learning one
+        from the sidebands, and the regions need none.
+        """
         if not isinstance(regions, Regions):
             raise InputError(f"{self.name}.fit takes Regions (resad_tf.data.make_regions), got {type(regions).__name__}")
-        regions.check_needs(self.needs | ({"sidebands"} if self.uses_sidebands else set()), self.name)
+        if background is not None:
+            if not self.takes_background:
+                raise InputError(f"{self.name} learns no background density and takes none (background=...)")
+            if tuple(background.features_) != tuple(regions.features):
+                raise InputError(f"the background density was trained on features {list(background.features_)}, "
+                                 f"but the regions have {list(regions.features)}")
+        sidebands = self.uses_sidebands and background is None
+        regions.check_needs(self.needs | ({"sidebands"} if sidebands else set()), self.name)
         self.window_ = regions.window
-        self._fit(regions)
+        if self.takes_background:
+            self._fit(regions, background)
+        else:
+            self._fit(regions)
         self.features_ = tuple(regions.features)
         return self
 
@@ -91,7 +115,8 @@ class Method(Component):
         return {}
 
     # ------------------------------------------------------------------ subclasses
-    def _fit(self, regions: Regions) -> None:  # pragma: no cover - interface
+    def _fit(self, regions: Regions, background=None) -> None:  # pragma: no cover - interface
+        """Train; ``background`` is passed (None: learn one) only to methods that ``takes_background``."""
         raise NotImplementedError
 
     def _score(self, events: Events) -> np.ndarray:  # pragma: no cover - interface

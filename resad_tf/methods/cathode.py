@@ -14,6 +14,10 @@ LaCATHODE: the same classifier works in the flow's latent space, where the
 background is a standard normal whatever m_jj: SR data mapped to z vs
 standard-normal samples.  This decorrelates the score from m_jj and reduces
 background sculpting when the features depend on the mass.
+
+Both take a trained background density instead of learning one in the
+sidebands: ``CATHODE(cfg).fit(regions, background=density)`` (a study that
+compares injections on one data set, the scan's amortized flows).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from resad_tf.config import option
 from resad_tf.data import Events, Regions, Window
 from resad_tf.methods.base import Method
 from resad_tf.methods.classify import Discriminator, SRClassifierOptions
-from resad_tf.methods.density import ConditionalDensity, FlowOptions
+from resad_tf.methods.density import BackgroundDensityMethod, ConditionalDensity, FlowOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,29 +43,17 @@ class CATHODEConfig(FlowOptions, SRClassifierOptions):
     n_best_epochs: int = option(10, "MLP: average the models of this many lowest-val-loss epochs", ge=1)
 
 
-class CATHODE(Method):
+class CATHODE(BackgroundDensityMethod, Method):
     name = "cathode"
     Config = CATHODEConfig
-    uses_sidebands = True
+    density_use = "samples"
 
-    def _fit(self, regions: Regions) -> None:
-        sb = regions.require_sidebands(self.name)
-        background = ConditionalDensity(self.config, self.seed, self.verbose).fit(sb)
-        self.fit_classifier(regions.sr, regions.window, background)
-
-    def fit_classifier(self, sr: Events, window: Window, background: ConditionalDensity) -> "CATHODE":
-        """Fit only the classifier: the SR data ``sr`` vs samples of a given background density.
-
-        :meth:`fit` calls it with the density it trained on the sidebands; a study
-        that compares classifiers or injections on one data set can train the
-        density once and hand it to each (bench/studies/low_sb.py).  Returns the
-        fitted method.
-        """
-        self.samples_ = self.synthetic_background(sr, window, background)
+    def _fit(self, regions: Regions, background: ConditionalDensity | None = None) -> None:
+        """The classifier: the SR data vs samples of the background density (given, or learned in the sidebands)."""
+        sr = regions.sr
+        self.samples_ = self.synthetic_background(sr, regions.window, self._background(regions, background))
         self.discriminator_ = Discriminator(self.config, seed=self.seed + 1, verbose=self.verbose)
         self.discriminator_.fit(self._inputs(sr), self.samples_.x, sr.weight, None)
-        self.window_, self.features_ = window, tuple(sr.features)
-        return self
 
     def synthetic_background(self, sr: Events, window: Window, background: ConditionalDensity) -> Events:
         """The events the classifier takes for background: ``oversampling`` per SR data event, at masses
@@ -94,6 +86,7 @@ class CATHODE(Method):
 
 class LaCATHODE(CATHODE):
     name = "lacathode"
+    density_use = "latent"
 
     def _synthetic(self, mjj):
         rng = np.random.default_rng(self.seed + 2)

@@ -36,6 +36,13 @@ class ClassifierOptions(Options):
     n_runs: int = option(1, "average this many independently trained classifiers", ge=1)
     n_estimators: int = option(50, "tree ensembles: number of members", ge=1, le=MAX_ITERATIONS)
     max_iter: int = option(200, "tree ensembles: boosting rounds per member", ge=1, le=MAX_ITERATIONS)
+    tree_learning_rate: float = option(0.1, "tree ensembles: shrinkage per boosting round", gt=0)
+    min_samples_leaf: int = option(20, "tree ensembles (hgb): least events per leaf; large leaves keep a weak "
+                                   "signal's classifier from fitting a large background's fluctuations", ge=1)
+    l2_regularization: float = option(0.0, "tree ensembles: L2 penalty on the leaf values (0: none; xgb: its "
+                                      "default)", ge=0)
+    early_stopping: bool = option(True, "tree ensembles: early-stop each member on its own validation split "
+                                  "(with little signal it can stop before the trees isolate it)")
     val_fraction: float = option(0.2, "fraction of the training sample used for validation", gt=0, lt=1)
 
 
@@ -51,6 +58,21 @@ class SRClassifierOptions(ClassifierOptions):
     n_estimators: int = option(10, "tree ensembles: number of members", ge=1, le=MAX_ITERATIONS)
 
 
+#: the options only the MLP uses, and those only the tree ensembles use
+MLP_OPTIONS = ("hidden", "epochs", "batch_size", "learning_rate", "patience", "n_best_epochs", "val_fraction")
+TREE_OPTIONS = ("n_estimators", "max_iter", "tree_learning_rate", "min_samples_leaf", "l2_regularization",
+                "early_stopping")
+
+
+def unused_options(opts: ClassifierOptions) -> tuple[str, ...]:
+    """The options the chosen classifier ignores (the other kind's).
+
+    >>> "max_iter" in unused_options(ClassifierOptions(classifier="mlp")), unused_options(ClassifierOptions())[0]
+    (True, 'n_estimators')
+    """
+    return TREE_OPTIONS if opts.classifier == "mlp" else MLP_OPTIONS
+
+
 def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict:
     """The make_classifier arguments these options mean for the chosen kind."""
     if opts.classifier == "mlp":
@@ -58,7 +80,9 @@ def classifier_kwargs(opts: ClassifierOptions, seed: int, verbose: bool) -> dict
                     learning_rate=opts.learning_rate, patience=opts.patience or None,
                     n_best_epochs=opts.n_best_epochs, n_runs=opts.n_runs,
                     validation_fraction=opts.val_fraction, seed=int(seed), verbose=verbose)
-    return dict(n_estimators=opts.n_estimators * opts.n_runs, max_iter=opts.max_iter, seed=int(seed),
+    return dict(n_estimators=opts.n_estimators * opts.n_runs, max_iter=opts.max_iter,
+                learning_rate=opts.tree_learning_rate, min_samples_leaf=opts.min_samples_leaf,
+                l2_regularization=opts.l2_regularization, early_stopping=opts.early_stopping, seed=int(seed),
                 verbose=verbose)
 
 

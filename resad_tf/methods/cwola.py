@@ -9,6 +9,9 @@ score from a model that never saw it, which is what the bump hunt needs.
 The sidebands' weights are balanced so that the low and the high sideband
 carry the same total weight: otherwise the classifier would learn the m_jj
 dependence of the features (the falling spectrum puts far more events low).
+A gap between the SR and each sideband (``sideband_gap``) keeps a
+resonance's m_jj tails out of the sidebands.  ``k_folds=1`` trains one
+classifier on all the data, for a caller that cross-fits itself (the scan).
 """
 
 from __future__ import annotations
@@ -29,26 +32,32 @@ from resad_tf.models import kfold_predict, make_classifier
 
 @dataclasses.dataclass(frozen=True)
 class CWoLaConfig(ClassifierOptions):
-    sideband_width: float = option(0.2, "width of each sideband next to the SR in TeV "
-                                   "(the shared --sb_width overrides it)", gt=0)
+    sideband_width: float = option(0.2, "width of each sideband in TeV (the shared --sb_width overrides it)",
+                                   gt=0)
+    sideband_gap: float = option(0.0, "TeV between the SR and each sideband, trained on by neither (keeps a "
+                                 "resonance's m_jj tails out of the sidebands)", ge=0)
     k_folds: int = option(5, "k-fold cross-training: no data event is scored by a model that saw it "
-                          "(>= 3: a training, a validation and a scored fold)", ge=3)
+                          "(>= 3: a training, a validation and a scored fold; 1: one classifier on all the data, "
+                          "for a caller that cross-fits itself, as the scan does)", ge=1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.k_folds == 2:
+            raise InputError("--k_folds=2 leaves no validation fold: use 1 (no cross-training) or >= 3")
+
+    def window(self, window: Window) -> Window:
+        """``window`` with these sidebands (its own ``sb_width`` first, if it has one).
+
+        >>> CWoLaConfig(sideband_gap=0.1).window(Window(3.3, 3.7))
+        Window(lo=3.3, hi=3.7, sb_width=0.2, sb_gap=0.1)
+        """
+        width = self.sideband_width if window.sb_width is None else window.sb_width
+        return dataclasses.replace(window, sb_width=width, sb_gap=self.sideband_gap)
 
 
-def sidebands(mjj: np.ndarray, window: Window, gap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the low and high sideband: ``window.sb_width`` TeV wide, ``gap`` TeV away from the SR.
-
-    >>> low, high = sidebands(np.array([2.9, 3.15, 3.25, 3.5, 3.85]), Window(3.3, 3.7, 0.2), gap=0.1)
-    >>> low.tolist(), high.tolist()
-    ([False, True, False, False, False], [False, False, False, False, True])
-    """
-    lo, hi = window.lo - gap, window.hi + gap
-    return (mjj >= lo - window.sb_width) & (mjj < lo), (mjj >= hi) & (mjj < hi + window.sb_width)
-
-
-def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int, gap: float = 0.0) -> np.ndarray:
-    """Weights of SB events: each sideband (:func:`sidebands`) carries half of the SR's total weight."""
-    low, high = sidebands(mjj, window, gap)
+def sideband_weights(mjj: np.ndarray, window: Window, n_sr: int) -> np.ndarray:
+    """Weights of SB events: each sideband of ``window`` carries half of the SR's total weight."""
+    low, high = window.sb_low(mjj), window.sb_high(mjj)
     w = np.zeros(len(mjj))
     for side in (low, high):
         if side.sum() == 0:
@@ -87,18 +96,23 @@ class CWoLa(Method):
 
     def _fit(self, regions: Regions) -> None:
         cfg = self.config
-        window = regions.window
-        if window.sb_width is None:
-            window = dataclasses.replace(window, sb_width=cfg.sideband_width)
+        window = cfg.window(regions.window)
         data = regions.data
         if not window.sb(data.mjj).any():
             regions.require_sidebands("CWoLa")
         label, weight = cwola_labels(data.mjj, window, data.weight)
+        self.window_ = window
+        kw = classifier_kwargs(cfg, self.seed, verbose=False)
+        if cfg.k_folds == 1:  # one classifier, no out-of-fold data scores
+            events = data.select(label >= 0)
+            self.scaler_ = StandardScaler().fit(events.x)
+            model = make_classifier(cfg.classifier, **kw)
+            self.models_ = [model.fit(self.scaler_.transform(events.x), label[label >= 0].astype(np.float64),
+                                      weight[label >= 0])]
+            return
         order = np.r_[np.flatnonzero(label == 1), np.flatnonzero(label == 0)]  # SR first, then SB
         events, y, w = data.select(order), label[order].astype(np.float64), weight[order]
-        self.window_ = window
         self.scaler_ = StandardScaler().fit(events.x)
-        kw = classifier_kwargs(cfg, self.seed, verbose=False)
         result = kfold_predict(lambda: make_classifier(cfg.classifier, **kw), self.scaler_.transform(events.x), y, w,
                                k=cfg.k_folds, seed=self.seed, verbose=self.verbose)
         self.models_ = result.models

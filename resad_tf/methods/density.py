@@ -1,5 +1,10 @@
 """The density-estimation step shared by ANODE, CATHODE, LaCATHODE and R-ANODE.
 
+:class:`BackgroundDensityMethod` is what those four methods share: a background
+density p_bg(x | m), learned in the sidebands, or given to ``fit(regions,
+background=density)`` (then the sidebands are not used: one density serves
+many fits, e.g. the scan's amortized flows).
+
 :class:`ConditionalDensity` learns p(x | m_jj) from an :class:`Events`
 sample: it fits the invertible preprocessing (min-max -> logit -> standardize)
 on that sample, trains a conditional flow in the preprocessed space with the
@@ -154,3 +159,28 @@ class ConditionalDensity(Component):
         self.mass_ = load_part(state["mass_scaler"], directory)
         self.flow_, self.checkpoints_ = load_ensemble(directory / "flow", directory / "checkpoints.npz",
                                                       state["n_checkpoints"])
+
+
+class BackgroundDensityMethod:
+    """Mixin of the methods built on a background density (put it before :class:`~resad_tf.methods.base.Method`).
+
+    ``Method.fit(regions, background=None)`` hands ``_fit`` the given density;
+    :meth:`_background` returns it, or trains :meth:`background_density` on the
+    sidebands when none is given, so that the two paths run the same code after it.
+    """
+
+    takes_background = True
+    uses_sidebands = True
+    #: what the method asks of its background density: "samples" (CATHODE), "latent" (LaCATHODE's latent
+    #: coordinates) or "density" (log p_bg: ANODE, R-ANODE); a caller that maps the features the method sees
+    #: can map samples, not densities (the scan's decorrelation)
+    density_use = "density"
+
+    def background_density(self) -> ConditionalDensity:
+        """The untrained background density ``fit`` learns in the sidebands: this method's flow options and seed."""
+        return ConditionalDensity(self.config, self.seed, self.verbose)
+
+    def _background(self, regions, background) -> ConditionalDensity:
+        if background is not None:
+            return background
+        return self.background_density().fit(regions.require_sidebands(self.name))

@@ -14,6 +14,10 @@ from the learned signal model.  ``signal_runs`` x ``signal_checkpoints`` signal
 flows (independent train/validation splits, their best epochs) give p_s as the
 mean of their densities (configs/ranode.flags: 5 x 5).
 
+``fit(regions, background=density)`` takes a trained p_bg instead of learning
+it in the sidebands (the scan's amortized flows, studies that vary the
+injection on one data set).
+
 The mixture is trained by the shared flow loop: it is a flow-like module
 whose context carries m_jj and the (fixed) background log-density of each
 event.
@@ -29,11 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from resad_tf.component import load_part, save_part
-from resad_tf.config import option
+from resad_tf.config import MAX_ITERATIONS, option
 from resad_tf.data import Events, Regions
 from resad_tf.flows.ensemble import ensemble_log_prob, ensemble_sample
 from resad_tf.methods.base import Method
-from resad_tf.methods.density import ConditionalDensity, FlowOptions
+from resad_tf.methods.density import BackgroundDensityMethod, ConditionalDensity, FlowOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +49,10 @@ class RANODEConfig(FlowOptions):
     signal_blocks: int = option(4, "MADE blocks of the signal flow", ge=1)
     signal_hidden: tuple[int, ...] = option((64,), "MADE hidden layers of the signal flow", ge=1)
     signal_learning_rate: float = option(1e-3, "learning rate of the signal flow", gt=0)
+    signal_epochs: int = option(100, "training epochs of the signal flow (--flow_epochs: the background flow's)",
+                                ge=1, le=MAX_ITERATIONS)
+    signal_batch_size: int = option(256, "batch size of the signal flow (--flow_batch_size: the background flow's)",
+                                    ge=1)
     signal_runs: int = option(1, "signal flows, each trained on its own train/validation split of the SR data; "
                               "the score averages their densities", ge=1)
     signal_checkpoints: int = option(1, "average each signal flow's density over this many best epochs", ge=1)
@@ -87,27 +95,18 @@ class SignalMixture(tf.Module):
             v.assign(w)
 
 
-class RANODE(Method):
+class RANODE(BackgroundDensityMethod, Method):
     name = "ranode"
     Config = RANODEConfig
-    uses_sidebands = True
 
-    def _fit(self, regions: Regions) -> None:
-        sb = regions.require_sidebands("R-ANODE")
-        self.fit_signal(regions.sr, ConditionalDensity(self.config, self.seed, self.verbose).fit(sb))
-
-    def fit_signal(self, sr: Events, background: ConditionalDensity) -> "RANODE":
-        """Fit only the signal model on the SR data ``sr``, against a given (fixed) background density.
-
-        :meth:`fit` calls it with the density it trained on the sidebands; the scan
-        calls it with an amortized one (:class:`resad_tf.scan.scorers.RANODEScorer`).
-        Returns the fitted method.
-        """
-        cfg = self.config
-        self.background_ = bg = background
+    def _fit(self, regions: Regions, background: ConditionalDensity | None = None) -> None:
+        """The signal model on the SR data against the fixed background density (given, or learned in the sidebands)."""
+        cfg, sr = self.config, regions.sr
+        self.background_ = bg = self._background(regions, background)
         y = bg.y(sr)
         log_pbg = bg.log_prob_y(y, sr.mjj).astype(np.float32)
         signal_opts = dataclasses.replace(cfg, flow_learning_rate=cfg.signal_learning_rate,
+                                          flow_epochs=cfg.signal_epochs, flow_batch_size=cfg.signal_batch_size,
                                           n_checkpoints=cfg.signal_checkpoints)
         learn = cfg.signal_fraction == 0
         context = np.column_stack([bg.context(sr.mjj), log_pbg]).astype(np.float32)
@@ -131,8 +130,6 @@ class RANODE(Method):
         flow.set_weights(self.signal_checkpoints_[0])
         self.w_ = float(np.mean(fractions))
         self.signal_flow_ = flow
-        self.features_ = tuple(sr.features)
-        return self
 
     def _log_ps_minus_log_pbg(self, events: Events) -> np.ndarray:
         bg = self.background_

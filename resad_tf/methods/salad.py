@@ -94,8 +94,11 @@ class Salad(Method):
         """Steps 1-2: fit the DCTR weights in the sidebands; return the SR simulation's weights.
 
         Sets ``sr_sim_`` (the SR simulation), ``sr_sim_weight_`` (its weights; the simulation's own
-        weights when ``reweight`` is off) and the held-out sideband closure samples.
+        weights when ``reweight`` is off) and the held-out sideband closure samples.  A step of
+        :meth:`fit` that studies of the weights call alone (bench/studies/dctr_fidelity.py); it checks
+        the regions as ``fit`` does.
         """
+        regions.check_needs(self.needs | {"sidebands"}, self.name)
         cfg, w = self.config, regions.window
         sim = regions.simulation
         sb_data = regions.require_sidebands("SALAD")

@@ -185,6 +185,7 @@ class SparseAE(Method):
 
     name = "sparse_ae"
     Config = SparseAEConfig
+    inputs = "jet images"
     transient = ("verbose", "images")
 
     def __init__(self, config=None, *, images: SparseImageBatch | None = None, seed: int = 0, verbose: bool = True):

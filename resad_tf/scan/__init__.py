@@ -9,11 +9,10 @@
 from resad_tf.scan.cluster import make_client, slurm_cluster
 from resad_tf.scan.scan import ScanSummary, run_scan, summarise
 from resad_tf.scan.scorers import (
-    FlowScorer,
+    DecorrelatedSamples,
     MethodScorer,
-    RANODEScorer,
-    SidebandScorer,
     WindowScorer,
+    flatten_in_mjj,
     get_scorer,
     scorer_config,
 )
@@ -22,15 +21,14 @@ from resad_tf.scan.tasks import Dataset, HuntSettings, Task, make_tasks, make_wi
 
 __all__ = [
     "Dataset",
-    "FlowScorer",
+    "DecorrelatedSamples",
     "HuntSettings",
     "MethodScorer",
-    "RANODEScorer",
     "ScanSummary",
-    "SidebandScorer",
     "Task",
     "TaskStore",
     "WindowScorer",
+    "flatten_in_mjj",
     "get_scorer",
     "make_client",
     "make_tasks",

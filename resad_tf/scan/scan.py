@@ -3,16 +3,17 @@
 For each data set (one injection x seed) the scan
 
 1. assigns every event a fold (:class:`~resad_tf.scan.tasks.Dataset`), the same for all windows;
-2. trains the scorer's amortized background models, if it has any (one per fold
-   and blinded region, :class:`~resad_tf.scan.scorers.FlowScorer`), stored in
-   ``DIR/background/``;
+2. trains the scorer's amortized background densities, if its method takes one
+   (one per fold and blinded region, :meth:`~resad_tf.scan.scorers.MethodScorer.fit_background`),
+   stored in ``DIR/background/``;
 3. runs one task per window: score every event of the fit range out of fold, cut,
    fit the m_jj spectrum outside the SR, local significance
    (:func:`~resad_tf.scan.tasks.run_task`), stored in ``DIR/tasks/<id>.json``;
 4. summarises: the largest local significance over windows and cuts and its
    global significance from background-only pseudo-experiments
    (:mod:`resad_tf.scan.toys`, :mod:`resad_tf.bumphunt.lookelsewhere`), stored in
-   ``DIR/summary/<nsig>_<seed>.json`` with plots in ``DIR/plots/``.
+   ``DIR/summary/<data set>.json`` (``nsig<N>_seed<S>``, or ``data_seed<S>`` for the data's
+   own composition) with plots in ``DIR/plots/``.
 
 Steps run synchronously or on Dask (see :mod:`resad_tf.scan.cluster`); every
 result is written atomically as soon as it exists, so an interrupted scan
@@ -39,7 +40,8 @@ from resad_tf.outputs import write_json_atomic as write_json
 from resad_tf.scan.cluster import make_client
 from resad_tf.scan.scorers import scorer_config
 from resad_tf.scan.store import TaskStore
-from resad_tf.scan.tasks import Dataset, HuntSettings, Task, run_task, window_name
+from resad_tf.scan.tasks import (Dataset, HuntSettings, Task, dataset_name, derived_seeds, injection_label,
+                                  injection_name, run_task, window_name)
 
 
 @dataclass
@@ -210,7 +212,7 @@ def _fit_background(scorer, data: Dataset, f: int, region, seed: int, path) -> p
     from resad_tf import component
 
     path = pathlib.Path(path)
-    model = scorer.fit_background(data.events, data.fold != f, region, seed + 1000 * f)
+    model = scorer.fit_background(data, f, region, seed + 1000 * f)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -266,7 +268,7 @@ def summarise(key, records, data: Dataset, windows, settings: HuntSettings, stor
     n_cuts = len(settings.efficiencies)
     z_obs = _matrix(records, windows, n_cuts)
     params, n_events = fit_background_spectrum(data.events.mjj, settings)
-    seeds = [[seed * 100_003 + 7919 * n_sig + i] for i in range(int(n_toys))]
+    seeds = [[s] for s in derived_seeds(key, "toys", int(n_toys))]  # one pseudo-experiment per job
     if client is None:
         toy_z = [toy_scans(params, n_events, windows, settings, s)
                  for s in tqdm(seeds, desc="toys", disable=quiet)]
@@ -277,7 +279,8 @@ def summarise(key, records, data: Dataset, windows, settings: HuntSettings, stor
     toy_z = np.concatenate(toy_z) if toy_z else np.zeros((0, len(windows), n_cuts))
     result = global_significance(z_obs, toy_z, [(w.lo, w.hi) for w in windows], settings.efficiencies)
     summary = {
-        "n_sig": n_sig,
+        "n_sig": n_sig,  # -1: the data's own composition
+        "dataset": dataset_name(key),
         "seed": seed,
         "windows": [[w.lo, w.hi] for w in windows],
         "efficiencies": list(settings.efficiencies),
@@ -296,11 +299,11 @@ def _plot_dataset(summary, records, toy_z, plot_dir, settings) -> None:
     from resad_tf.bumphunt import BumpHuntResult
     from resad_tf.bumphunt.plots import plot_fits, plot_scan, plot_toys
 
-    tag = f"nsig{summary['n_sig']}_seed{summary['seed']}"
+    tag = dataset_name((summary["n_sig"], summary["seed"]))
     centres = [0.5 * (lo + hi) for lo, hi in summary["windows"]]
     plot_scan(centres, np.asarray(summary["z_local"], dtype=float), settings.efficiencies,
               plot_dir / f"significance_{tag}.png",
-              title=f"{settings.method}, N_sig = {summary['n_sig']}, seed {summary['seed']}")
+              title=f"{settings.method}, {injection_label(summary['n_sig'])}, seed {summary['seed']}")
     plot_toys(np.asarray(summary["toy_max_z"]), summary["z_local_max"], plot_dir / f"toys_max_z_{tag}.png",
               z_global=summary["z_global"])
     if summary["window"] is not None:
@@ -325,6 +328,6 @@ def _plot_mean(records, settings, out_dir):
         with warnings.catch_warnings():  # all-NaN slices: windows whose fits failed
             warnings.simplefilter("ignore", RuntimeWarning)
             mean, spread = np.nanmean(z, axis=2), np.nanstd(z, axis=2) if n_seeds > 1 else None
-        name = "scan_significance.png" if len(n_sigs) == 1 else f"scan_significance_nsig{n_sig}.png"
+        name = "scan_significance.png" if len(n_sigs) == 1 else f"scan_significance_{injection_name(n_sig)}.png"
         plot_scan(centres, mean, settings.efficiencies, out_dir / name, z_spread=spread,
-                  title=f"{settings.method}, N_sig = {n_sig}, {n_seeds} seed(s)" + (" (mean, std band)" if n_seeds > 1 else ""))
+                  title=f"{settings.method}, {injection_label(n_sig)}, {n_seeds} seed(s)" + (" (mean, std band)" if n_seeds > 1 else ""))

@@ -1,52 +1,51 @@
-"""Window scorers: what the scan runs per signal-region window to score every event of its fit range.
+"""The window scorer: what the scan runs per signal-region window to score every event of its fit range.
 
 A window scorer is a picklable object with a number of folds ``k`` and a call
 ``scorer(data, window, seed, background=None) -> scores``: one score per event of
 ``data.events`` (a :class:`~resad_tf.scan.tasks.Dataset`: the window's fit range,
-each event's fold 0..k-1, the same for every window of a data set, and the
-features decorrelated per fold).  The score of
+each event's fold 0..k-1, the same for every window of a data set).  The score of
 an event of fold ``f`` must come from models that never saw fold ``f``, and all
 events must be scored alike: a cut must not treat the signal region (SR), the
 sidebands and the rest of the fit range differently, or it carves a bump into
 the background.
 
-The built-in scorers share one recipe per fold ``f`` (folds by :func:`resad_tf.models.cross_fit`):
+:class:`MethodScorer` is that scorer for any registered method
+(:mod:`resad_tf.methods`): ``bin/scan --method=X`` runs the algorithm of ``bin/X``.
+Per fold ``f`` (folds by :func:`resad_tf.models.cross_fit`):
 
-1. **Decorrelate.**  Each feature is replaced by its conditional quantile given
-   m_jj, mapped to a standard normal
-   (:meth:`~resad_tf.scan.tasks.Dataset.decorrelated`: fitted on the other folds
-   over the whole fit range, once per data set).  In the background every
-   transformed feature is N(0, 1) at every m_jj, so a classifier on them cannot
-   learn m_jj and a cut keeps the background's m_jj shape (shown on
-   background-only toys in tests/scan and bench/studies/scan_discovery.py).
-2. **Background template for the SR**, by scorer:
+1. **What the method sees.**  With ``decorrelate`` each feature is replaced by its
+   conditional quantile given m_jj, mapped to a standard normal
+   (:meth:`~resad_tf.scan.tasks.Dataset.decorrelated`, fitted on the other folds
+   over the whole fit range).  In the background every transformed feature is
+   N(0, 1) at every m_jj, so a classifier on them cannot learn m_jj and a cut keeps
+   the background's m_jj shape (shown on background-only toys in tests/scan and
+   bench/studies/scan_discovery.py).
+2. **Fit.**  The method is fitted on the other folds' events as its
+   :class:`~resad_tf.data.Regions` (the window, all their m_jj as the data):
+   ``Method(config, seed=seed + f).fit(regions, background=...)``.  A method that
+   takes a background density (``takes_background``: CATHODE, LaCATHODE, R-ANODE,
+   ANODE) gets an **amortized** one instead of learning its own in the window's
+   sidebands: one per fold and *blinded region* (:meth:`MethodScorer.background_regions`:
+   overlapping regions of ``blind_width`` TeV, each window inside one), trained by
+   the method's own ``background_density()`` on the other folds' events of the
+   whole fit range outside the region, and shared by every window inside it.  The
+   density learns the features themselves (on the decorrelated ones the same flow
+   models the background far worse: with 2-epoch flows CATHODE's SIC in the signal
+   window fell from 5.5 to 2.2); with ``decorrelate`` its samples are mapped by the
+   fold's transform (:class:`DecorrelatedSamples`), which is why only a method that
+   samples its density (CATHODE) can be decorrelated.
+3. **Score** fold ``f`` with the fitted method; with ``flatten``, each score is
+   replaced by its quantile among the scores of background-density samples at the
+   same m_jj (:func:`flatten_in_mjj`), a post-processing for scores that depend on
+   m_jj by construction (R-ANODE's log p_s - log p_bg).
 
-   * :class:`SidebandScorer` (``cwola``): CWoLa hunting.  The data in two
-     sidebands of ``sb_width`` TeV, ``sb_gap`` TeV away from the SR (the gap
-     keeps out the resonance's m_jj tails), each weighted to half the SR
-     (:func:`resad_tf.methods.cwola.sideband_weights`).  In the decorrelated
-     space the sidebands are the SR's background to the extent the features'
-     joint dependence (their copula) does not change with m_jj; the balanced
-     weights cancel a linear change.
-   * :class:`FlowScorer` (``cathode``): CATHODE.  Samples of a conditional flow
-     p(x | m_jj) (:class:`~resad_tf.methods.density.ConditionalDensity`) at the
-     SR's masses.  The flows are amortized: one per fold and *blinded region*
-     (:meth:`FlowScorer.background_regions`: overlapping regions of
-     ``blind_width`` TeV such that every window lies inside one), trained on the
-     other folds' events of the whole fit range outside the region, and shared
-     by every window inside it.
+Methods that need samples besides the data (the IAD's pure-background reference,
+the supervised bound's signal sample, SALAD's simulation) or score jet images
+(sparse_ae) are refused with an InputError: a scan has only the data.
 
-3. **Classify** the SR data of the other folds against the template with a
-   regularised boosted-tree classifier and score fold ``f``.
-
-:class:`RANODEScorer` (``ranode``) shares the amortized background flows but
-fits a signal density instead of a classifier, and makes its score flat in m_jj
-by a per-m_jj quantile of the modelled background (see its docstring).
-
-:class:`MethodScorer` runs any registered method of ``bin/`` per window (k-fold,
-no amortization: slow, for comparisons).
-
-:func:`scorer_config` describes a scorer's options for the scan's resume check.
+:func:`get_scorer` builds a scorer with the scan's defaults
+(:data:`resad_tf.scan.options.METHOD_DEFAULTS`); :func:`scorer_config` describes it
+for the scan's resume check, by the options it uses.
 """
 
 from __future__ import annotations
@@ -57,8 +56,9 @@ from typing import Protocol
 
 import numpy as np
 
+from resad_tf.config import to_dict
 from resad_tf.data.events import Events
-from resad_tf.data.regions import Window
+from resad_tf.data.regions import Regions, Window
 from resad_tf.errors import InputError
 from resad_tf.models.kfold import cross_fit
 
@@ -69,38 +69,11 @@ class WindowScorer(Protocol):
     def __call__(self, data, window: Window, seed: int, background=None) -> np.ndarray: ...
 
 
-# ------------------------------------------------------------------------------ shared steps
-@dataclasses.dataclass(frozen=True)
-class TreeSettings:
-    """The per-window classifier: one regularised HGB (or an ensemble of ``n_members``).
-
-    The defaults are chosen for a weak signal in a large background (signal ~0.5% of
-    the SR): a small learning rate, large leaves and an L2 penalty keep the trees from
-    fitting the background's fluctuations; no early stopping, which with so little
-    signal stops after a few rounds, before the trees isolate it.
-    """
-
-    classifier: str = "hgb"
-    n_members: int = 1
-    max_iter: int = 200
-    learning_rate: float = 0.05
-    min_samples_leaf: int = 200
-    l2_regularization: float = 1.0
-
-    def fit_predict(self, x, y, weight, x_score, seed) -> np.ndarray:
-        from resad_tf.models import make_classifier
-
-        if self.classifier not in ("hgb", "xgb"):
-            raise InputError(f"scan classifier must be 'hgb' or 'xgb', got {self.classifier!r}")
-        model = make_classifier(self.classifier, n_estimators=self.n_members, max_iter=self.max_iter,
-                                learning_rate=self.learning_rate, min_samples_leaf=self.min_samples_leaf,
-                                l2_regularization=self.l2_regularization, early_stopping=False, seed=seed)
-        model.fit(x, y, weight)
-        return model.predict(x_score)
-
-
-#: least events per fold in a window's SR (and in each sideband) for a classifier to learn anything
+#: least events per fold in a window's SR (and in each sideband a method trains on) to learn anything
 MIN_EVENTS_PER_FOLD = 20
+
+#: methods whose scores the scan flattens in m_jj by default (``flatten=None``)
+FLATTEN_BY_DEFAULT = ("ranode",)
 
 
 def _check_count(what: str, n: int, k: int) -> None:
@@ -109,90 +82,107 @@ def _check_count(what: str, n: int, k: int) -> None:
                          f"{MIN_EVENTS_PER_FOLD * k}); use more data, wider windows or move the scan range")
 
 
-# ------------------------------------------------------------------------------ CWoLa
+def flatten_in_mjj(score, density, mjj_pool: np.ndarray, events: Events, n: int, seed: int) -> np.ndarray:
+    """``score(events)`` made flat in m_jj: each score's quantile among background scores at its m_jj.
+
+    The background scores are ``score`` of ``n`` samples of ``density`` (its
+    checkpoint mixture) at masses drawn from ``mjj_pool``; the per-m_jj quantile is a
+    :class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform` of the score.
+    A cut then keeps the same fraction of the *modelled* background at every m_jj:
+    exact where the density describes the data (where it was trained), an
+    interpolation inside a blinded region.
+    """
+    from resad_tf.data.decorrelation import ConditionalQuantileTransform
+
+    rng = np.random.default_rng(seed)
+    m_cal = rng.choice(mjj_pool, n)
+    calibration = Events(m_cal, density.sample(m_cal, seed=seed, ensemble=True), events.features)
+    cqt = ConditionalQuantileTransform().fit(score(calibration)[:, None], m_cal)
+    return cqt.transform(score(events)[:, None], events.mjj)[:, 0]
+
+
+class DecorrelatedSamples:
+    """A background density as a method that sees decorrelated features samples it: each sample mapped by
+    ``transform(x, mjj)`` (a fold's decorrelating map).  Only sampling: the map has no Jacobian here."""
+
+    def __init__(self, density, transform):
+        self.density, self.transform = density, transform
+        self.features_ = density.features_
+
+    def sample(self, mjj: np.ndarray, seed, ensemble: bool = False) -> np.ndarray:
+        return self.transform(self.density.sample(mjj, seed=seed, ensemble=ensemble), mjj)
+
+
 @dataclasses.dataclass(frozen=True)
-class SidebandScorer(TreeSettings):
-    """CWoLa hunting on decorrelated features: SR vs two gapped sidebands, k folds (see the module doc)."""
+class MethodScorer:
+    """A registered method as a window scorer (see the module doc).
 
-    k: int = 5
-    sb_width: float = 0.4
-    sb_gap: float = 0.1
-    decorrelate: bool = True
+    ``config``: the method's Config; ``decorrelate``: the method sees the
+    decorrelated features; ``flatten``: the scores are flattened in m_jj with the
+    amortized background (methods that take one); ``blind_width``: TeV of the
+    amortized background's blinded regions; ``n_calibration``: background samples
+    per fold that flattening ranks against.
 
-    def __post_init__(self):
-        if int(self.k) < 2:
-            raise InputError(f"the scan needs at least 2 folds, got k={self.k}")
-        if not self.sb_width > 0 or not self.sb_gap >= 0:
-            raise InputError(f"sideband width ({self.sb_width}) must be > 0 and gap ({self.sb_gap}) >= 0 TeV")
-
-    def check(self, events: Events, window: Window) -> None:
-        """Refuse (InputError) a window whose SR or sidebands hold too few of ``events`` to train on."""
-        from resad_tf.methods.cwola import sidebands
-
-        _check_count(f"the SR {window.lo}-{window.hi} TeV", int(window.sr(events.mjj).sum()), self.k)
-        low, high = sidebands(events.mjj, dataclasses.replace(window, sb_width=self.sb_width), self.sb_gap)
-        for name, side in (("low", low), ("high", high)):
-            _check_count(f"the {name} sideband of {window.lo}-{window.hi} TeV (width {self.sb_width}, gap "
-                         f"{self.sb_gap} TeV, inside the fit range)", int(side.sum()), self.k)
-
-    def __call__(self, data, window, seed, background=None) -> np.ndarray:
-        from resad_tf.methods.cwola import sideband_weights, sidebands
-
-        events = data.events
-        self.check(events, window)
-        window = dataclasses.replace(window, sb_width=self.sb_width)
-        in_sr = window.sr(events.mjj)
-        low, high = sidebands(events.mjj, window, self.sb_gap)
-
-        def fit_score(f, train, _, held_out):
-            z = data.decorrelated(f) if self.decorrelate else events.x
-            sr, lo_sb, hi_sb = in_sr & train, low & train, high & train
-            use = sr | lo_sb | hi_sb
-            weight = np.where(sr, 1.0, 0.0)
-            sb = lo_sb | hi_sb
-            weight[sb] = sideband_weights(events.mjj[sb], window, int(sr.sum()), self.sb_gap)
-            return self.fit_predict(z[use], sr[use].astype(float), weight[use], z[held_out], seed + f)
-
-        return cross_fit(fit_score, data.fold, validation=False)
-
-
-# ------------------------------------------------------------------------------ CATHODE
-@dataclasses.dataclass(frozen=True)
-class FlowScorer(TreeSettings):
-    """CATHODE with amortized background flows (see the module doc).
-
-    ``fit_background`` trains one :class:`~resad_tf.methods.density.ConditionalDensity`
-    (logit preprocessing + affine MAF of ``n_blocks`` x ``flow_hidden``, the density
-    averaged over its ``n_checkpoints`` best epochs) on the training folds outside
-    a blinded region; the scan stores it and hands it to every window inside the
-    region.  The window's SR masses are drawn from a KDE of the SR data, the flow
-    is sampled ``oversampling`` times per SR event (from its checkpoint mixture),
-    and the classifier tells the SR data from the samples, both decorrelated with
-    the same transform.
+    >>> from resad_tf.methods.cwola import CWoLaConfig
+    >>> MethodScorer("cwola", CWoLaConfig(), k=3).k
+    3
     """
 
+    method: str
+    config: object
     k: int = 5
+    decorrelate: bool = True
+    flatten: bool = False
     blind_width: float = 0.8
-    n_blocks: int = 6
-    flow_hidden: int = 64
-    flow_epochs: int = 30
-    flow_batch_size: int = 1024
-    flow_learning_rate: float = 1e-3
-    n_checkpoints: int = 5
-    oversampling: int = 2
+    n_calibration: int = 300_000
 
     def __post_init__(self):
+        from resad_tf import methods
+
+        cls = methods.get(self.method)
+        if cls.needs:
+            raise InputError(f"--method={self.method} needs {sorted(cls.needs)} besides the data, which a scan "
+                             "does not have: scan a method that learns from the data alone")
+        if cls.inputs != "features":
+            raise InputError(f"--method={self.method} scores {cls.inputs}, which a scan does not load: scan a "
+                             "method that scores the events' features")
+        if not isinstance(self.config, cls.Config):
+            raise InputError(f"{self.method} takes a {cls.Config.__name__}, got a {type(self.config).__name__}")
         if int(self.k) < 2:
             raise InputError(f"the scan needs at least 2 folds, got k={self.k}")
-        if int(self.oversampling) < 1:
-            raise InputError(f"oversampling must be >= 1, got {self.oversampling}")
+        if self.flatten and not cls.takes_background:
+            raise InputError(f"--flatten needs a background density to rank against, and {self.method} takes none")
+        if self.decorrelate and cls.takes_background and cls.density_use != "samples":
+            raise InputError(f"--method={self.method} evaluates its background density ({cls.density_use}), which "
+                             "the decorrelating transform does not map: use --nodecorrelate")
 
+    @property
+    def method_class(self):
+        from resad_tf import methods
+
+        return methods.get(self.method)
+
+    @property
+    def takes_background(self) -> bool:
+        return self.method_class.takes_background
+
+    def _model(self, seed: int):
+        return self.method_class(self.config, seed=seed, verbose=False)
+
+    def _events(self, data, f: int) -> Events:
+        """What the method sees of fold ``f``'s model: every event, decorrelated by fold ``f``'s transform."""
+        events = data.events
+        return events.with_features(data.decorrelated(f), events.features) if self.decorrelate else events
+
+    # ------------------------------------------------------------------ amortized background
     def background_regions(self, windows) -> list[tuple[float, float]]:
-        """Blinded regions of ``blind_width`` TeV, each window inside one (the first that contains it).
+        """Blinded regions of ``blind_width`` TeV, each window inside one; none for a method without a density.
 
         Regions start at the first window's low edge and step by ``blind_width - width``
         (the widest window), so consecutive regions overlap by one window width.
         """
+        if not self.takes_background:
+            return []
         width = max(w.hi - w.lo for w in windows)
         if self.blind_width < width:
             raise InputError(f"blind_width ({self.blind_width} TeV) must be at least the window width ({width} TeV)")
@@ -211,175 +201,97 @@ class FlowScorer(TreeSettings):
                 return r
         raise ValueError(f"window {window.lo}-{window.hi} lies in no blinded region of {regions}")
 
-    def flow_options(self):
-        from resad_tf.methods.density import FlowOptions
+    def fit_background(self, data, f: int, region, seed: int):
+        """Fold ``f``'s background density for a blinded region: the method's own, trained on the other
+        folds' events outside ``region`` (their features, not decorrelated)."""
+        use = (data.fold != f) & ~data.events.in_window(*region)
+        return self._model(seed).background_density().fit(data.events.select(use))
 
-        return FlowOptions(n_blocks=self.n_blocks, flow_hidden=(self.flow_hidden,), flow_epochs=self.flow_epochs,
-                           flow_batch_size=self.flow_batch_size, flow_learning_rate=self.flow_learning_rate,
-                           n_checkpoints=self.n_checkpoints)
+    def method_background(self, data, f: int, density):
+        """Fold ``f``'s amortized ``density`` as the method sees it (its samples decorrelated with ``decorrelate``)."""
+        return DecorrelatedSamples(density, data.transform(f)) if self.decorrelate else density
 
-    def fit_background(self, events: Events, train: np.ndarray, region, seed: int):
-        """The background density of one fold and blinded region: trained on ``events[train]`` outside ``region``."""
-        from resad_tf.methods.density import ConditionalDensity
-
-        use = train & ~events.in_window(*region)
-        return ConditionalDensity(self.flow_options(), seed=seed).fit(events.select(use))
-
+    # ------------------------------------------------------------------ scoring
     def check(self, events: Events, window: Window) -> None:
-        """Refuse (InputError) a window whose SR holds too few of ``events`` to train on."""
+        """Refuse (InputError) a window whose SR, or the sidebands the method trains on, hold too few events."""
         _check_count(f"the SR {window.lo}-{window.hi} TeV", int(window.sr(events.mjj).sum()), self.k)
+        if not self.method_class.uses_sidebands or self.takes_background or not hasattr(self.config, "window"):
+            return
+        sided = self.config.window(window)
+        for name, side in (("low", sided.sb_low(events.mjj)), ("high", sided.sb_high(events.mjj))):
+            _check_count(f"the {name} sideband of {window.lo}-{window.hi} TeV (width {sided.sb_width}, gap "
+                         f"{sided.sb_gap} TeV, inside the fit range)", int(side.sum()), self.k)
 
-    def _window(self, data, window, background) -> tuple[Events, np.ndarray]:
-        """The window's events and SR mask, after checking them and the background models."""
-        if background is None or len(background) != self.k:
-            raise ValueError(f"{type(self).__name__} needs one background density per fold ({self.k}), "
-                             f"got {background!r}")
+    def __call__(self, data, window, seed, background=None) -> np.ndarray:
         self.check(data.events, window)
-        return data.events, window.sr(data.events.mjj)
-
-    def __call__(self, data, window, seed, background=None) -> np.ndarray:
-        from resad_tf.flows import MjjDensity
-
-        events, in_sr = self._window(data, window, background)
+        if self.takes_background and (background is None or len(background) != self.k):
+            raise ValueError(f"{self.method} needs one background density per fold ({self.k}), got {background!r}")
 
         def fit_score(f, train, _, held_out):
-            z, sr = data.decorrelated(f), in_sr & train
-            mjj = MjjDensity((window.lo, window.hi)).fit(events.mjj[sr]).sample(
-                self.oversampling * int(sr.sum()), seed=seed + f)
-            samples = background[f].sample(mjj, seed=seed + f, ensemble=True)
-            x = np.concatenate([z[sr], data.transform(f)(samples, mjj)])
-            y = np.r_[np.ones(int(sr.sum())), np.zeros(len(mjj))]
-            return self.fit_predict(x, y, None, z[held_out], seed + f)
-
-        return cross_fit(fit_score, data.fold, validation=False)
-
-
-# ------------------------------------------------------------------------------ R-ANODE
-@dataclasses.dataclass(frozen=True)
-class RANODEScorer(FlowScorer):
-    """R-ANODE with the amortized background flows of :class:`FlowScorer`.
-
-    Per fold, a small signal flow p_s(x | m) is fitted on the SR data of the other
-    folds as the mixture w p_s + (1 - w) p_bg with the background density fixed
-    (:meth:`resad_tf.methods.ranode.RANODE.fit_signal`, w learned), and the score is
-    log p_s - log p_bg.  That score depends on m_jj, so it is made flat by
-    construction: each event's score is replaced by its quantile among background
-    scores at the same m_jj, estimated from ``n_calibration`` samples of the
-    background flow at masses drawn from the fold's data
-    (:class:`~resad_tf.data.decorrelation.ConditionalQuantileTransform` on the
-    score).  A cut then keeps the same fraction of the *modelled* background at
-    every m_jj: exact where the flow describes the data (the sidebands, where it
-    was trained), an interpolation inside the blinded region.
-    """
-
-    signal_blocks: int = 2
-    signal_hidden: int = 32
-    signal_transform: str = "affine"
-    signal_epochs: int = 10
-    signal_batch_size: int = 512
-    signal_learning_rate: float = 3e-3
-    w_init: float = 0.005
-    n_calibration: int = 300_000
-
-    def signal_config(self):
-        from resad_tf.methods.ranode import RANODEConfig
-
-        return RANODEConfig(signal_blocks=self.signal_blocks, signal_hidden=(self.signal_hidden,),
-                            signal_transform=self.signal_transform, flow_epochs=self.signal_epochs,
-                            flow_batch_size=self.signal_batch_size, signal_learning_rate=self.signal_learning_rate,
-                            w_init=self.w_init, n_checkpoints=1)
-
-    def __call__(self, data, window, seed, background=None) -> np.ndarray:
-        from resad_tf.data.decorrelation import ConditionalQuantileTransform
-        from resad_tf.methods.ranode import RANODE
-
-        events, in_sr = self._window(data, window, background)
-
-        def fit_score(f, train, _, held_out):
-            bg = background[f]
-            model = RANODE(self.signal_config(), seed=seed + f, verbose=False).fit_signal(
-                events.select(in_sr & train), bg)
-            rng = np.random.default_rng(seed + f)
-            m_cal = rng.choice(events.mjj[train], self.n_calibration)
-            calibration = events.__class__(m_cal, bg.sample(m_cal, seed=seed + f, ensemble=True), events.features)
-            cqt = ConditionalQuantileTransform().fit(model.score(calibration)[:, None], m_cal)
+            events = self._events(data, f)
+            density = self.method_background(data, f, background[f]) if self.takes_background else None
+            model = self._model(seed + f).fit(Regions(window=window, data=events.select(train), seed=seed),
+                                              background=density)
             scored = events.select(held_out)
-            return cqt.transform(model.score(scored)[:, None], scored.mjj)[:, 0]
+            if self.flatten:
+                return flatten_in_mjj(model.score, density, events.mjj[train], scored, self.n_calibration, seed + f)
+            return model.score(scored)
 
         return cross_fit(fit_score, data.fold, validation=False)
 
 
-# ------------------------------------------------------------------------------ any method
-@dataclasses.dataclass(frozen=True)
-class MethodScorer:
-    """Any registered method (``resad_tf.methods.get(method)``) as a window scorer.
+def get_scorer(method: str, k: int = 5, decorrelate: bool | None = None, flatten: bool | None = None,
+               blind_width: float = 0.8, n_calibration: int = 300_000, **config) -> MethodScorer:
+    """The scorer of ``method`` with the scan's defaults for its Config, then the options in ``config``.
 
-    For each fold the method is fitted on the other folds (its Regions hold them
-    as the data, with this window) and scores the held-out fold.  ``config``
-    overrides fields of the method's Config.  ``decorrelate``: the method sees the
-    decorrelated features (the transform fitted on the training folds).  Methods
-    that need samples besides the data (a background reference, a simulation)
-    cannot run in a scan.  Nothing is amortized: every window retrains everything.
-    """
+    ``flatten`` (None): on for the methods of :data:`FLATTEN_BY_DEFAULT`; ``decorrelate``
+    (None): on unless the scores are flattened or the method evaluates its background
+    density (ANODE, LaCATHODE, R-ANODE; see :class:`DecorrelatedSamples`).
 
-    method: str
-    config: tuple[tuple[str, object], ...] = ()
-    k: int = 5
-    decorrelate: bool = False
-
-    def __call__(self, data, window, seed, background=None) -> np.ndarray:
-        from resad_tf import methods
-        from resad_tf.data.regions import Regions
-
-        cls = methods.get(self.method)
-        if cls.needs:
-            raise InputError(f"{self.method} needs {sorted(cls.needs)} besides the data and cannot run in a scan")
-        cfg = cls.Config(**dict(self.config))
-
-        def fit_score(f, train, _, held_out):
-            ev = data.events
-            if self.decorrelate:
-                ev = ev.with_features(data.decorrelated(f), ev.features)
-            model = cls(cfg, seed=seed + f, verbose=False).fit(Regions(window=window, data=ev.select(train), seed=seed))
-            return model.score(ev.select(held_out))
-
-        return cross_fit(fit_score, data.fold, validation=False)
-
-
-BUILTIN = {"cwola": SidebandScorer, "cathode": FlowScorer, "ranode": RANODEScorer}
-
-
-def get_scorer(name: str, **options) -> WindowScorer:
-    """The built-in scorer ``name`` (``cwola``, ``cathode``, ``ranode``) with ``options``, or any registered method.
-
-    >>> get_scorer("cwola", k=3).k
-    3
+    >>> get_scorer("cwola", k=3).config.k_folds, get_scorer("cwola", max_iter=50).config.max_iter
+    (1, 50)
     >>> get_scorer("cathode").background_regions([Window(3.3, 3.7), Window(3.8, 4.2)])
     [(3.3, 4.1), (3.7, 4.5)]
     """
     from resad_tf import methods
+    from resad_tf.scan.options import method_config
 
-    options = {key: value for key, value in options.items() if value is not None}
-    if name in BUILTIN:
-        cls = BUILTIN[name]
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise InputError(f"scan method {name!r} has no option(s) {unknown}; it takes {sorted(known)}")
-        return cls(**options)
-    if name in methods.names():
-        return MethodScorer(name, k=options.get("k", 5), decorrelate=bool(options.get("decorrelate", False)))
-    raise InputError(f"unknown scan method {name!r}; choices: {sorted(BUILTIN) + methods.names()}")
+    cls = methods.get(method)
+    flatten = method in FLATTEN_BY_DEFAULT if flatten is None else bool(flatten)
+    if decorrelate is None:
+        decorrelate = not flatten and getattr(cls, "density_use", "samples") == "samples"
+    return MethodScorer(method, method_config(cls, **config), k=int(k), decorrelate=decorrelate, flatten=flatten,
+                        blind_width=blind_width, n_calibration=int(n_calibration))
 
 
 def scorer_config(scorer) -> dict:
-    """What a scorer is and its options, as JSON-ready data (recorded with the scan settings).
+    """What a scorer is and the options it uses, as JSON-ready data (the scan's resume identity).
 
-    >>> scorer_config(SidebandScorer(k=3))["k"], scorer_config(SidebandScorer())["name"]
-    (3, 'SidebandScorer')
+    A :class:`MethodScorer` records its method's Config without the options its
+    classifier ignores (the MLP's for trees, the trees' for the MLP) and only the
+    scan options that apply to it (the blinded regions for a method with a
+    background density, the calibration sample when it flattens).
+
+    >>> c = scorer_config(get_scorer("cwola", k=3))
+    >>> c["method"], c["k"], "blind_width" in c, "epochs" in c["config"], c["config"]["sideband_gap"]
+    ('cwola', 3, False, False, 0.1)
     """
     if isinstance(scorer, functools.partial):
         return {**scorer_config(scorer.func), **scorer.keywords}
+    if isinstance(scorer, MethodScorer):
+        from resad_tf.methods.classify import ClassifierOptions, unused_options
+
+        config = to_dict(scorer.config)
+        if isinstance(scorer.config, ClassifierOptions):
+            config = {key: v for key, v in config.items() if key not in unused_options(scorer.config)}
+        out = {"name": "MethodScorer", "method": scorer.method, "k": scorer.k, "decorrelate": scorer.decorrelate,
+               "config": {key: list(v) if isinstance(v, tuple) else v for key, v in config.items()}}
+        if scorer.takes_background:
+            out["blind_width"] = scorer.blind_width
+            out["flatten"] = scorer.flatten
+        if scorer.flatten:
+            out["n_calibration"] = scorer.n_calibration
+        return out
     if dataclasses.is_dataclass(scorer) and not isinstance(scorer, type):
         return {"name": type(scorer).__name__, **dataclasses.asdict(scorer)}
     return {"name": getattr(scorer, "__qualname__", type(scorer).__qualname__)}

@@ -2,8 +2,10 @@
 
 ``DIR/tasks/<id>.json`` marks a finished task (a rerun skips it);
 ``DIR/tasks/<id>.failed.json`` holds the traceback of a failed one (a rerun retries it);
-``DIR/background/nsig<N>_seed<S>/<lo>-<hi>_fold<f>/`` an amortized background model;
-``DIR/summary/nsig<N>_seed<S>.json`` a data set's local and global significance.
+``DIR/background/<data set>/<lo>-<hi>_fold<f>/`` an amortized background model;
+``DIR/summary/<data set>.json`` a data set's local and global significance, where ``<data set>`` is
+``nsig<N>_seed<S>`` (N signal events injected) or ``data_seed<S>`` (the data's own composition,
+:func:`~resad_tf.scan.tasks.dataset_name`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pathlib
 from resad_tf.errors import InputError
 from resad_tf.outputs import to_json
 from resad_tf.outputs import write_json_atomic as write_json
+from resad_tf.scan.tasks import dataset_name
 
 
 class TaskStore:
@@ -40,12 +43,10 @@ class TaskStore:
         check_writable_dir(self.dir, flag="--output_dir", where=where)
 
     def background_path(self, data_key, region, fold: int) -> pathlib.Path:
-        n_sig, seed = data_key
-        return self.dir / "background" / f"nsig{n_sig}_seed{seed}" / f"{region[0]:.3f}-{region[1]:.3f}_fold{fold}"
+        return self.dir / "background" / dataset_name(data_key) / f"{region[0]:.3f}-{region[1]:.3f}_fold{fold}"
 
     def summary_path(self, data_key) -> pathlib.Path:
-        n_sig, seed = data_key
-        return self.dir / "summary" / f"nsig{n_sig}_seed{seed}.json"
+        return self.dir / "summary" / f"{dataset_name(data_key)}.json"
 
     def write_summary(self, data_key, summary: dict) -> None:
         write_json(self.summary_path(data_key), summary)

@@ -171,6 +171,55 @@ class HuntSettings(Options):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in to_dict(self).items()}
 
 
+#: ``--n_sig`` value that keeps the data's own composition (nothing injected)
+OWN_COMPOSITION = -1
+
+
+def dataset_name(data_key) -> str:
+    """The name of one data set of a scan, in file names, records and plots: ``nsig<N>_seed<S>`` for
+    ``N`` injected signal events, ``data_seed<S>`` for the data's own composition (``n_sig = -1``).
+
+    >>> dataset_name((1000, 0)), dataset_name((OWN_COMPOSITION, 3))
+    ('nsig1000_seed0', 'data_seed3')
+    """
+    n_sig, seed = data_key
+    return f"{injection_name(n_sig)}_seed{seed}"
+
+
+def injection_name(n_sig: int) -> str:
+    """``data`` for the data's own composition, ``nsig<N>`` for ``N`` injected signal events."""
+    return "data" if n_sig == OWN_COMPOSITION else f"nsig{n_sig}"
+
+
+def injection_label(n_sig: int) -> str:
+    """How plots and tables name an injection: ``data`` or ``N_sig = <N>``."""
+    return "data" if n_sig == OWN_COMPOSITION else f"N_sig = {n_sig}"
+
+
+#: what a scan draws random numbers for, besides the data, folds and training (which use the seed itself)
+SEED_PURPOSES = ("toys",)
+
+
+def derived_seeds(data_key, purpose: str, n: int) -> list[np.random.SeedSequence]:
+    """``n`` independent random streams for ``purpose`` of one data set ``(n_sig, seed)``: the one place a
+    scan derives seeds, valid for every ``n_sig >= -1`` and ``seed >= 0`` (numpy ``SeedSequence``s, so
+    streams of different data sets, purposes and indices never overlap).
+
+    >>> a = derived_seeds((-1, 0), "toys", 2)
+    >>> [np.random.default_rng(s).integers(10**6) for s in a] == [
+    ...     np.random.default_rng(s).integers(10**6) for s in derived_seeds((-1, 0), "toys", 2)]
+    True
+    >>> a[0].entropy != derived_seeds((1000, 0), "toys", 1)[0].entropy
+    True
+    """
+    n_sig, seed = map(int, data_key)
+    if n_sig < OWN_COMPOSITION or seed < 0:
+        raise InputError(f"a scan's data set needs n_sig >= {OWN_COMPOSITION} and seed >= 0, got {n_sig}, {seed}")
+    # the entropy must be non-negative: n_sig + 1 maps the data's own composition (-1) to 0
+    root = np.random.SeedSequence([seed, n_sig + 1, SEED_PURPOSES.index(purpose)])
+    return root.spawn(int(n))
+
+
 @dataclass(frozen=True)
 class Task:
     window: Window
@@ -181,7 +230,7 @@ class Task:
     @property
     def id(self) -> str:
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.method)
-        return f"{name}_nsig{self.n_sig}_seed{self.seed}_{window_name(self.window)}"
+        return f"{name}_{dataset_name(self.data_key)}_{window_name(self.window)}"
 
     @property
     def data_key(self) -> tuple[int, int]:
@@ -238,7 +287,8 @@ def run_task(task: Task, data: Dataset, scorer, settings: HuntSettings, backgrou
     return {
         "id": task.id,
         "method": task.method,
-        "n_sig": task.n_sig,
+        "n_sig": task.n_sig,  # -1: the data's own composition
+        "dataset": dataset_name(task.data_key),
         "seed": task.seed,
         "window": {"lo": task.window.lo, "hi": task.window.hi, "centre": task.window.center},
         "fit_range": [lo, hi],

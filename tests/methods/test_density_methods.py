@@ -3,8 +3,11 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from resad_tf import metrics
+from resad_tf.data import Regions
+from resad_tf.errors import InputError
 from resad_tf.methods.anode import ANODE, ANODEConfig
 from resad_tf.methods.cathode import CATHODE, CATHODEConfig, LaCATHODE
 from resad_tf.methods.ranode import RANODE, RANODEConfig
@@ -49,7 +52,7 @@ def test_cathode_and_lacathode(toy_regions, tmp_path, assert_roundtrip):
 
 
 def test_ranode_learns_signal_fraction(toy_regions, tmp_path, assert_roundtrip):
-    cfg = RANODEConfig(**SMALL_FLOW, signal_blocks=2, signal_hidden=(32,))
+    cfg = RANODEConfig(**SMALL_FLOW, signal_blocks=2, signal_hidden=(32,), signal_epochs=6, signal_batch_size=512)
     r = RANODE(cfg, seed=0, verbose=False).fit(toy_regions)
     true_w = toy_regions.sr.n_signal / len(toy_regions.sr)
     assert _auc(r, toy_regions) > 0.75
@@ -64,7 +67,8 @@ def test_ranode_learns_signal_fraction(toy_regions, tmp_path, assert_roundtrip):
 def test_ranode_ensemble_over_splits_and_epochs(toy_regions, tmp_path, assert_roundtrip):
     """signal_runs x signal_checkpoints signal densities, averaged: the score is log mean_k p_s,k - log p_bg."""
     small = dict(SMALL_FLOW, flow_epochs=3)
-    cfg = RANODEConfig(**small, signal_blocks=1, signal_hidden=(16,), signal_runs=2, signal_checkpoints=2)
+    cfg = RANODEConfig(**small, signal_blocks=1, signal_hidden=(16,), signal_runs=2, signal_checkpoints=2,
+                       signal_epochs=3, signal_batch_size=512)
     r = RANODE(cfg, seed=0, verbose=False).fit(toy_regions)
     assert len(r.signal_checkpoints_) == 4
     # the runs are different trainings (own seed: initialization and train/validation split)
@@ -82,17 +86,56 @@ def test_ranode_ensemble_over_splits_and_epochs(toy_regions, tmp_path, assert_ro
     assert_roundtrip(r, toy_regions, tmp_path / "ranode_ensemble")
     # one run, one checkpoint: the best epoch's density alone
     one = RANODE(dataclasses.replace(cfg, signal_runs=1, signal_checkpoints=1), seed=0, verbose=False)
-    one.fit_signal(toy_regions.sr, bg)
+    one.fit(_sr_only(toy_regions), background=bg)
     assert len(one.signal_checkpoints_) == 1
     np.testing.assert_allclose(one.score(ev), np.asarray(one.signal_flow_.log_prob(y, c), np.float64)
                                - bg.log_prob_y(y, ev.mjj), rtol=1e-6, atol=1e-5)
 
 
-def test_cathode_fit_classifier_takes_a_trained_background(toy_regions):
-    """fit_classifier with the density fit() trained reproduces fit(): the classifier step alone."""
-    cfg = CATHODEConfig(**SMALL_FLOW, **FAST_TREES)
+def _sr_only(regions):
+    """The regions' SR data alone: no sidebands to learn a background from."""
+    return Regions(window=regions.window, data=regions.sr)
+
+
+def test_a_given_background_replaces_the_sideband_density(toy_regions):
+    """fit(regions, background=density) with the density fit(regions) learned in the sidebands gives the same
+    scores, bit for bit, without any sideband; CATHODE's equal the classifier step computed by hand (what the
+    former fit_classifier did)."""
+    from resad_tf.methods.classify import Discriminator
+
+    tiny = dict(SMALL_FLOW, flow_epochs=2, n_blocks=1, flow_hidden=(8,))
+    ev = toy_regions.test.select(np.arange(2000))
+    cfg = CATHODEConfig(**tiny, **FAST_TREES)
     full = CATHODE(cfg, seed=0, verbose=False).fit(toy_regions)
-    again = CATHODE(cfg, seed=0, verbose=False).fit_classifier(toy_regions.sr, toy_regions.window, full.background_)
-    ev = toy_regions.test
-    np.testing.assert_array_equal(again.score(ev), full.score(ev))
-    assert again.window_ == full.window_ and again.features_ == full.features_
+    given = CATHODE(cfg, seed=0, verbose=False).fit(_sr_only(toy_regions), background=full.background_)
+    np.testing.assert_array_equal(given.score(ev), full.score(ev))
+    assert given.window_ == full.window_ and given.features_ == full.features_
+    by_hand = CATHODE(cfg, seed=0, verbose=False)
+    samples = by_hand.synthetic_background(toy_regions.sr, toy_regions.window, full.background_)
+    disc = Discriminator(cfg, seed=1).fit(toy_regions.sr.x, samples.x, toy_regions.sr.weight, None)
+    np.testing.assert_array_equal(disc.predict(ev.x), full.score(ev))
+    la = LaCATHODE(cfg, seed=0, verbose=False)
+    np.testing.assert_array_equal(la.fit(_sr_only(toy_regions), background=full.background_).score(ev),
+                                  LaCATHODE(cfg, seed=0, verbose=False).fit(toy_regions).score(ev))
+    rcfg = RANODEConfig(**tiny, signal_blocks=1, signal_hidden=(8,), signal_epochs=2, signal_batch_size=512)
+    r = RANODE(rcfg, seed=0, verbose=False).fit(toy_regions)
+    again = RANODE(rcfg, seed=0, verbose=False).fit(_sr_only(toy_regions), background=r.background_)
+    np.testing.assert_array_equal(again.score(ev), r.score(ev))
+    assert again.w_ == r.w_
+    a = ANODE(ANODEConfig(**tiny), seed=0, verbose=False).fit(toy_regions)
+    np.testing.assert_array_equal(
+        ANODE(ANODEConfig(**tiny), seed=0, verbose=False).fit(_sr_only(toy_regions), background=a.background_)
+        .score(ev), a.score(ev))
+
+
+def test_background_is_checked(toy_regions):
+    """Method.fit's checks run with a given background too; methods without a density refuse one."""
+    from resad_tf.methods.cwola import CWoLa
+
+    bg = CATHODE(CATHODEConfig(**SMALL_FLOW, **FAST_TREES), seed=0, verbose=False).background_density()
+    with pytest.raises(InputError, match="takes none"):
+        CWoLa().fit(toy_regions, background=bg)
+    with pytest.raises(InputError, match="no event outside"):
+        CATHODE().fit(_sr_only(toy_regions))
+    with pytest.raises(InputError, match="takes Regions"):
+        CATHODE().fit(toy_regions.sr, background=bg)

@@ -7,13 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from resad_tf.data import Window
+from resad_tf import methods
+from resad_tf.data import Regions, Window
 from resad_tf.errors import InputError
 from resad_tf.scan import (
     Dataset,
-    FlowScorer,
     HuntSettings,
-    SidebandScorer,
     Task,
     make_tasks,
     make_windows,
@@ -21,10 +20,14 @@ from resad_tf.scan import (
     run_task,
     slurm_cluster,
 )
-from resad_tf.scan.scorers import MethodScorer, get_scorer
+from resad_tf.scan.options import method_config
+from resad_tf.scan.scorers import MethodScorer, get_scorer, scorer_config
 
 EFFS = (1.0, 0.1, 0.02)
-FAST = SidebandScorer(k=3, max_iter=30, min_samples_leaf=20, sb_width=0.3)
+FAST = get_scorer("cwola", k=3, max_iter=30, min_samples_leaf=20, sideband_width=0.3)
+#: the smallest models of every method, for scans that only have to run
+TINY = dict(max_iter=10, min_samples_leaf=20, n_blocks=1, flow_hidden=(8,), flow_epochs=1, n_checkpoints=1,
+            signal_blocks=1, signal_hidden=(8,), signal_epochs=1, epochs=1)
 
 
 @pytest.fixture
@@ -111,7 +114,7 @@ def test_resume_refuses_different_settings_or_scorer(tmp_path, load):
     tasks = make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [0], "cwola")
     run_scan(tasks, load, FAST, _settings("cwola"), tmp_path, quiet=True, n_toys=2)
     config = json.loads((tmp_path / "scan_config.json").read_text())
-    assert config["scorer"]["name"] == "SidebandScorer" and config["scorer"]["k"] == 3 and config["n_toys"] == 2
+    assert config["scorer"]["method"] == "cwola" and config["scorer"]["k"] == 3 and config["n_toys"] == 2
     with pytest.raises(InputError, match="different settings.*efficiencies"):
         run_scan(tasks, load, FAST, HuntSettings("cwola", efficiencies=(1.0,), fit_range=(2.6, 6.0)), tmp_path,
                  quiet=True, n_toys=2)
@@ -209,8 +212,8 @@ def test_window_local_fit_range(toy):
         HuntSettings("feat", fit_margin=0.0)
 
 
-def test_flow_scorer_trains_one_background_per_fold_and_blinded_region(tmp_path, load):
-    scorer = FlowScorer(k=2, blind_width=0.8, n_blocks=1, flow_hidden=8, flow_epochs=1, n_checkpoints=1,
+def test_cathode_trains_one_background_per_fold_and_blinded_region(tmp_path, load):
+    scorer = get_scorer("cathode", k=2, blind_width=0.8, n_blocks=1, flow_hidden=(8,), flow_epochs=1, n_checkpoints=1,
                         max_iter=20, min_samples_leaf=20)
     windows = make_windows(0.4, 0.2, (3.1, 4.1))
     regions = scorer.background_regions(windows)
@@ -227,11 +230,10 @@ def test_flow_scorer_trains_one_background_per_fold_and_blinded_region(tmp_path,
     assert (tmp_path / "background/nsig300_seed0/3.100-3.900_fold0/manifest.json").stat().st_mtime_ns == stamp
 
 
-def test_ranode_scorer_runs_on_the_amortized_background_flows(tmp_path, load):
-    from resad_tf.scan import RANODEScorer
-
-    scorer = RANODEScorer(k=2, n_blocks=1, flow_hidden=8, flow_epochs=2, n_checkpoints=1, signal_blocks=1,
-                          signal_hidden=8, signal_epochs=2, n_calibration=20_000)
+def test_ranode_runs_on_the_amortized_background_flows(tmp_path, load):
+    scorer = get_scorer("ranode", k=2, n_blocks=1, flow_hidden=(8,), flow_epochs=2, n_checkpoints=1, signal_blocks=1,
+                        signal_hidden=(8,), signal_epochs=2, n_calibration=20_000)
+    assert scorer.flatten and not scorer.decorrelate
     summary = run_scan(make_tasks(make_windows(0.4, 0.4, (3.3, 3.7)), [0], [300], "ranode"), load, scorer,
                        _settings("ranode"), tmp_path, quiet=True, n_toys=2)
     assert summary.n_failed == 0, summary.failed
@@ -241,14 +243,14 @@ def test_ranode_scorer_runs_on_the_amortized_background_flows(tmp_path, load):
         "3.300-4.100_fold0", "3.300-4.100_fold1"]
 
 
-class _BrokenBackground(FlowScorer):
-    def fit_background(self, events, train, region, seed):
+class _BrokenBackground(MethodScorer):
+    def fit_background(self, data, f, region, seed):
         raise RuntimeError("the flow exploded")
 
 
 def test_a_failed_background_model_fails_its_windows_not_the_scan(tmp_path, load):
     windows = make_windows(0.4, 0.2, (3.1, 3.7))
-    summary = run_scan(make_tasks(windows, [0], [300], "cathode"), load, _BrokenBackground(k=2), _settings("cathode"),
+    summary = run_scan(make_tasks(windows, [0], [300], "cathode"), load, _BrokenBackground("cathode", method_config(methods.get("cathode")), k=2), _settings("cathode"),
                        tmp_path, quiet=True, n_toys=0)
     assert summary.n_failed == len(windows) and summary.datasets == []
     failed = json.loads((tmp_path / "tasks" / f"{summary.failed[0]}.failed.json").read_text())
@@ -290,7 +292,7 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
             "--n_toys=3", "--cluster=none", "--quiet"]
     r = _run_cli(repo_root, *args)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "N_sig=100 seed 3: max local Z" in r.stdout and "global Z" in r.stdout
+    assert "N_sig = 100, seed 3: max local Z" in r.stdout and "global Z" in r.stdout
     saved = json.loads((tmp_path / "scan.json").read_text())
     records = saved["records"]
     assert [r_["window"]["lo"] for r_ in records] == [3.2, 3.6] and all(len(r_["z"]) == 2 for r_ in records)
@@ -305,15 +307,76 @@ def test_cli_end_to_end_and_resume(repo_root, tmp_path):
 
 def test_method_scorer_scores_every_event_out_of_fold():
     """A registered method as window scorer: each fold is scored by a model fitted without it."""
+    from resad_tf.methods.cwola import CWoLaConfig
+
     events = _lhco_background(8000, seed=5)
     data = Dataset.make(events, 3, seed=0)
-    scorer = MethodScorer("cwola", (("classifier", "hgb"), ("n_estimators", 1), ("max_iter", 20), ("k_folds", 3)), k=3)
-    window = Window(3.3, 3.7, 0.2)
+    cfg = CWoLaConfig(classifier="hgb", n_estimators=1, max_iter=20, k_folds=3, sideband_width=0.2)
+    scorer = MethodScorer("cwola", cfg, k=3, decorrelate=False)
+    window = Window(3.3, 3.7)
     s = scorer(data, window, seed=0)
     assert s.shape == (len(events),) and np.all((s >= 0) & (s <= 1))
     decorrelated = dataclasses.replace(scorer, decorrelate=True)(data, window, seed=0)
     assert decorrelated.shape == s.shape and not np.allclose(decorrelated, s)
-    assert isinstance(get_scorer("anode"), MethodScorer) and not get_scorer("anode").decorrelate
-    assert get_scorer("anode", decorrelate=True).decorrelate and get_scorer("cwola").decorrelate
-    with pytest.raises(InputError, match="cannot run in a scan"):
-        MethodScorer("iad")(data, window, seed=0)
+    assert get_scorer("cathode").decorrelate and not get_scorer("anode").decorrelate and not get_scorer("anode").flatten
+    assert get_scorer("ranode").flatten and not get_scorer("ranode").decorrelate
+    with pytest.raises(InputError, match="has no option.*'oversampling'"):
+        get_scorer("cwola", oversampling=3)
+    with pytest.raises(InputError, match="--flatten needs a background density"):
+        get_scorer("cwola", flatten=True)
+    with pytest.raises(InputError, match="--method=lacathode evaluates its background density.*--nodecorrelate"):
+        get_scorer("lacathode", decorrelate=True)
+
+
+def _tiny(method) -> dict:
+    names = {f.name for f in dataclasses.fields(methods.get(method).Config)}
+    return {k: v for k, v in TINY.items() if k in names}
+
+
+@pytest.mark.parametrize("method", methods.names())
+def test_every_registered_method_runs_in_a_tiny_scan_or_is_refused(method, tmp_path, toy):
+    """Methods that learn from the data alone run (the smallest models); the others are refused in one line."""
+    cls = methods.get(method)
+    if cls.needs or cls.inputs != "features":
+        with pytest.raises(InputError, match=f"--method={method} (needs|scores)"):
+            get_scorer(method)
+        return
+    scorer = get_scorer(method, k=2, n_calibration=5000, **_tiny(method))
+    summary = run_scan(make_tasks([Window(3.3, 3.7)], [0], [100], method), lambda n, s: toy(8000, n, s), scorer,
+                       _settings(method), tmp_path, quiet=True, n_toys=0)
+    assert summary.n_failed == 0, summary.failed
+    assert len(summary.records[0]["z"]) == len(EFFS)
+
+
+@pytest.mark.parametrize("method", ["cwola", "cathode"])
+def test_scan_scores_are_the_methods_fitted_on_the_training_folds(method, toy):
+    """For one window and fold, the scan's scores are those of the method itself (bit for bit): fitted with the
+    same seed on the other folds' (decorrelated) events as its Regions, with the fold's amortized background."""
+    data = Dataset.make(toy(20_000, 300, seed=4), 2, seed=0)
+    window, seed, f = Window(3.3, 3.7), 5, 1
+    scorer = get_scorer(method, k=2, **_tiny(method))
+    background = [scorer.fit_background(data, g, (3.1, 3.9), seed + g) for g in range(2)] \
+        if scorer.takes_background else None
+    scores = scorer(data, window, seed, background=background)
+    events = data.events.with_features(data.decorrelated(f), data.events.features)
+    model = methods.get(method)(scorer.config, seed=seed + f, verbose=False)
+    model.fit(Regions(window=window, data=events.select(data.fold != f)),
+              background=None if background is None else scorer.method_background(data, f, background[f]))
+    np.testing.assert_array_equal(scores[data.fold == f], model.score(events.select(data.fold == f)))
+
+
+def test_resume_identity_holds_only_the_options_a_scorer_uses():
+    """bin/scan's flags for options the method lacks are dropped (method_options), so they leave its identity alone."""
+    from resad_tf.scan.options import ScanOptions, method_options
+
+    ranode = scorer_config(get_scorer("ranode"))
+    flags = method_options({"max_iter": 5, "classifier": "xgb", "oversampling": 3}, methods.get("ranode"))
+    assert flags == {} and scorer_config(ScanOptions(blind_width=0.8).scorer("ranode", flags)) == ranode
+    assert ranode != scorer_config(get_scorer("ranode", signal_epochs=5))
+    assert "max_iter" not in ranode["config"] and ranode["flatten"] and "n_calibration" in ranode
+    cwola = scorer_config(get_scorer("cwola"))
+    assert "blind_width" not in cwola and "n_calibration" not in cwola and "oversampling" not in cwola["config"]
+    assert cwola != scorer_config(get_scorer("cwola", max_iter=5))
+    assert cwola == scorer_config(get_scorer("cwola", epochs=5, hidden=(8,)))  # MLP options, unused by the trees
+    assert "n_calibration" not in scorer_config(get_scorer("cathode")) and scorer_config(get_scorer("cathode"))[
+        "blind_width"] == 0.8
