@@ -132,6 +132,8 @@ flags.DEFINE_string("peer_python", "/work/peer-venv/bin/python", "python with to
 flags.DEFINE_integer("peer_threads", 1, "torch.set_num_threads for sk_cathode (0: PyTorch's default)")
 flags.DEFINE_list("configs", ["256:0", "4096:1"], "this toolkit's runs, batch:xla; the first also runs at "
                   "--old_ref")
+flags.DEFINE_integer("blocks", 15, "MADE blocks of this toolkit's flows (the reference: 15)")
+flags.DEFINE_bool("batch_norm", True, "batch norm between this toolkit's blocks (the reference: on)")
 flags.DEFINE_float("big_batch_lr", 2e-3, "peak learning rate of the runs at batch > 256 (cosine schedule)")
 FLAGS = flags.FLAGS
 
@@ -150,6 +152,7 @@ def child(python: str, pythonpath: str, spec: dict) -> dict:
 def main():
     base = dict(n_train=FLAGS.n_train, n_val=FLAGS.n_val, epochs=FLAGS.epochs, blocks=15, hidden=128,
                 batch_norm=True, lr=1e-4, jit=False, batch=256)
+    ours = dict(blocks=FLAGS.blocks, batch_norm=FLAGS.batch_norm)
     contenders = []  # (label, python, pythonpath, spec)
     if FLAGS.peer_python:
         contenders.append(("sk_cathode, batch 256", FLAGS.peer_python, "",
@@ -157,7 +160,7 @@ def main():
     old_tree = None
     for i, text in enumerate(FLAGS.configs):
         batch, xla = (int(v) for v in text.split(":"))
-        spec = dict(base, who="resad", batch=batch, jit=bool(xla))
+        spec = dict(base, who="resad", batch=batch, jit=bool(xla), **ours)
         if batch > 256:
             spec.update(lr=FLAGS.big_batch_lr, schedule="cosine", warmup=min(1.0, FLAGS.epochs / 2))
         what = f"batch {batch}" + (", XLA" if xla else "") + (", cosine lr" if batch > 256 else "")
@@ -195,11 +198,12 @@ def main():
         f"Versions: {'; '.join(sorted({r['version'] for r in rows}))}  ",
         f"Produced by `python bench/perf/flow_vs_reference.py --n_train={FLAGS.n_train} --n_val={FLAGS.n_val} "
         f"--epochs={FLAGS.epochs} --reps={FLAGS.reps} --configs={','.join(FLAGS.configs)} "
-        f"--peer_threads={FLAGS.peer_threads}`: each run a fresh "
+        f"--peer_threads={FLAGS.peer_threads} --blocks={FLAGS.blocks} --{'' if FLAGS.batch_norm else 'no'}batch_norm "
+        f"--big_batch_lr={FLAGS.big_batch_lr}`: each run a fresh "
         "process, the contenders interleaved round by round; samples/s = epochs x training events / wall time "
         "of the whole fit (model built, traced, every epoch's shuffle, steps, validation, checkpoint).  "
-        "Model everywhere: 15 MADE blocks x 128 hidden, affine, batch norm between blocks, 4 features, 1-d "
-        "context.  sk_cathode's rate leaves out the untrained-loss pass its fit() runs first.  Runs at batch "
+        f"Model: 15 MADE blocks x 128 hidden, affine, batch norm between blocks (this toolkit: {FLAGS.blocks} "
+        f"blocks, batch norm {'on' if FLAGS.batch_norm else 'off'}), 4 features, 1-d context.  sk_cathode's rate leaves out the untrained-loss pass its fit() runs first.  Runs at batch "
         f"> 256: peak lr {FLAGS.big_batch_lr}, cosine decay, warm-up.  load: 1-min load average before-after "
         "each run (2 shared cores).",
         "",

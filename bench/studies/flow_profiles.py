@@ -45,6 +45,7 @@ flags.DEFINE_multi_string("profile", [
     "b1024_cos=flow_batch_size=1024:flow_learning_rate=1e-3:flow_lr_schedule=cosine:flow_warmup_epochs=1:"
     "flow_epochs=30:flow_jit=true",
 ], "candidate 'name=field=value:...' (FlowOptions fields over the paper's flow)")
+flags.DEFINE_integer("timing_rounds", 3, "rounds of the interleaved per-epoch timing (0: skip it)")
 flags.DEFINE_bool("downstream", True, "train CATHODE's classifier on each flow and report max SIC")
 define_seeds(("0",))
 FLAGS = flags.FLAGS
@@ -88,6 +89,39 @@ def extrapolate(val: list[float]) -> float:
     return float(min(best[-1], a + b / PAPER_EPOCHS))
 
 
+def interleaved_epoch_seconds(n: int, rounds: int) -> dict:
+    """Steady-state seconds per training epoch of ``n`` events and the first call's (trace/XLA compile)
+    seconds, per profile: every profile's epoch loop built first, then timed one epoch each in turn,
+    ``rounds`` times, so the machine's load hits all alike (the full runs above ran at different times)."""
+    import tensorflow as tf
+
+    from resad_tf.flows import ConditionalFlow
+    from resad_tf.flows.training import LearningRate, _make_epoch, _make_optimizer
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(n, 4)), tf.float32)
+    c = tf.constant(rng.uniform(-1, 1, (n, 1)), tf.float32)
+    w = tf.ones([n])
+    loops, first = {}, {}
+    for name, cfg in profiles():
+        flow = ConditionalFlow(dim=4, n_blocks=cfg.n_blocks, hidden_units=cfg.flow_hidden, transform=cfg.transform,
+                               batch_norm=cfg.batch_norm)
+        opt = _make_optimizer(flow.trainable_variables, LearningRate(1e-5))
+        fn = _make_epoch(flow, opt, 0.0, n // cfg.flow_batch_size, cfg.flow_batch_size, cfg.flow_jit)
+        perm = tf.constant(rng.permutation(n))
+        t0 = time.perf_counter()
+        float(fn(x, c, w, perm))
+        first[name] = time.perf_counter() - t0
+        loops[name] = (fn, perm)
+    times = {name: [] for name in loops}
+    for _ in range(rounds):
+        for name, (fn, perm) in loops.items():
+            t0 = time.perf_counter()
+            float(fn(x, c, w, perm))
+            times[name].append(time.perf_counter() - t0)
+    return {name: dict(epoch_s=float(np.median(t)), first_s=first[name], all=t) for name, t in times.items()}
+
+
 def main():
     runtime.configure()
     from resad_tf.methods.density import ConditionalDensity
@@ -104,7 +138,7 @@ def main():
             path = work / f"{name}_seed{seed}.json"
             flow_opts = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
                          if f.name.startswith("flow_") or f.name in ("n_blocks", "transform", "batch_norm")}
-            if path.exists() and json.loads(path.read_text())["flow"] == flow_opts:
+            if path.exists() and json.loads(path.read_text())["flow"] == json.loads(json.dumps(flow_opts)):
                 rows.append(json.loads(path.read_text()))
                 continue
             load0 = float(open("/proc/loadavg").read().split()[0])
@@ -123,11 +157,22 @@ def main():
             path.write_text(json.dumps(row))
             rows.append(row)
             print({k: v for k, v in row.items() if k not in ("val_loss", "seconds")}, flush=True)
-    report(rows)
+    timing_path = work / "timing.json"
+    names = [name for name, _ in profiles()]
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    if FLAGS.timing_rounds and sorted(timing.get("profiles", {})) != sorted(names):
+        n = round(rows[0]["n_sideband"] * (1 - rows[0]["flow"]["flow_val_fraction"]))
+        load0 = float(open("/proc/loadavg").read().split()[0])
+        timing = dict(n=n, profiles=interleaved_epoch_seconds(n, FLAGS.timing_rounds),
+                      load=f"{load0:.1f}-{float(open('/proc/loadavg').read().split()[0]):.1f}")
+        timing_path.write_text(json.dumps(timing))
+        print(timing, flush=True)
+    report(rows, timing)
 
 
-def report(rows):
+def report(rows, timing):
     table = []
+    cost = timing.get("profiles", {})
     for seed in sorted({r["seed"] for r in rows}):
         rr = [r for r in rows if r["seed"] == seed]
         paper = next(r for r in rr if r["profile"] == "paper")
@@ -138,6 +183,11 @@ def report(rows):
         for r in rr:
             reached = [i for i, v in enumerate(np.minimum.accumulate(r["val_loss"])) if v <= target]
             full = paper_100 if r is paper else r["seconds"][-1]
+            # the same from the interleaved timing: first call + the other epochs at the steady rate
+            p_cost, c = cost.get("paper"), cost.get(r["profile"])
+            steady = (c["first_s"] + c["epoch_s"] * ((PAPER_EPOCHS if r is paper else r["epochs"]) - 1)
+                      if c else None)
+            steady_paper = p_cost["first_s"] + p_cost["epoch_s"] * (PAPER_EPOCHS - 1) if p_cost else None
             table.append(dict(
                 seed=seed, profile=r["profile"],
                 flow=(f"{r['flow']['n_blocks']}x{r['flow']['flow_hidden'][0]} {r['flow']['transform']}, batch "
@@ -148,6 +198,8 @@ def report(rows):
                 paper_nll_100=round(target, 4),
                 s_to_paper_nll=round(r["seconds"][reached[0]]) if reached else "not reached",
                 flow_s_full=round(full), vs_paper_time=round(full / paper_100, 3),
+                epoch_s_interleaved=round(c["epoch_s"], 2) if c else "",
+                vs_paper_interleaved=round(steady / steady_paper, 3) if c and p_cost else "",
                 max_sic=round(r.get("max_sic", float("nan")), 2), auc=round(r.get("auc", float("nan")), 4),
                 load=r["load"]))
     paper_note = (f"The paper setup was trained for {rows[0]['flow']['flow_epochs'] if rows else '?'} epochs"
@@ -169,7 +221,15 @@ def report(rows):
         paper_note,
         "",
         markdown_table(table, ["seed", "profile", "flow", "epochs_run", "best_val_nll", "paper_nll_100",
-                               "s_to_paper_nll", "flow_s_full", "vs_paper_time", "max_sic", "auc", "load"]),
+                               "s_to_paper_nll", "flow_s_full", "vs_paper_time", "epoch_s_interleaved",
+                               "vs_paper_interleaved", "max_sic", "auc", "load"]),
+        "",
+        "The full runs above ran at different times on a shared machine (their loads differ), so their wall "
+        "times are not comparable to better than ~2x.  epoch_s_interleaved: seconds per training epoch (steps "
+        f"only, {timing.get('n', '?')} events, median of {FLAGS.timing_rounds}) with every profile's epoch loop "
+        "timed in turn in one process (load " + str(timing.get("load", "?")) + "); vs_paper_interleaved: "
+        "(first call incl. tracing/XLA + the other epochs at that rate) over the same for the paper's 100 "
+        "epochs: the load-robust time ratio.",
         "",
     ])
     print(f"wrote {write_results('flow_profiles', text, {'rows': rows, 'table': table})}")
