@@ -194,13 +194,13 @@ def report(rows, timing):
                       f"{r['flow']['flow_batch_size']}, lr {r['flow']['flow_learning_rate']:g} "
                       f"{r['flow']['flow_lr_schedule']}, {r['flow']['flow_epochs']} ep"
                       + (", XLA" if r["flow"]["flow_jit"] else "")),
-                epochs_run=r["epochs"], best_val_nll=round(r["best_val"], 4),
-                paper_nll_100=round(target, 4),
+                epochs_run=r["epochs"], best_val_nll=f"{r['best_val']:.4f}",
+                paper_nll_100=f"{target:.4f}",
                 s_to_paper_nll=round(r["seconds"][reached[0]]) if reached else "not reached",
-                flow_s_full=round(full), vs_paper_time=round(full / paper_100, 3),
-                epoch_s_interleaved=round(c["epoch_s"], 2) if c else "",
-                vs_paper_interleaved=round(steady / steady_paper, 3) if c and p_cost else "",
-                max_sic=round(r.get("max_sic", float("nan")), 2), auc=round(r.get("auc", float("nan")), 4),
+                flow_s_full=round(full), vs_paper_time=f"{full / paper_100:.3f}",
+                epoch_s_interleaved=f"{c['epoch_s']:.2f}" if c else "",
+                vs_paper_interleaved=f"{steady / steady_paper:.3f}" if c and p_cost else "",
+                max_sic=f"{r.get('max_sic', float('nan')):.2f}", auc=f"{r.get('auc', float('nan')):.3f}",
                 load=r["load"]))
     paper_note = (f"The paper setup was trained for {rows[0]['flow']['flow_epochs'] if rows else '?'} epochs"
                   " (`--paper_epochs`); its NLL at 100 epochs (paper_nll_100) is extrapolated from the last third "
