@@ -133,7 +133,7 @@ def _make_optimizer(variables, learning_rate):
     The newer tf_keras/Keras 3 Adam(W) emit ~20 graph ops per variable, which
     dominates a step of a 15-block flow on CPU.  Slots are created here, eagerly,
     so the optimizer state can be snapshotted before the first step.
-    ``learning_rate``: a float or a :class:`LearningRate`.
+    ``learning_rate``: a :class:`LearningRate` (the weight decay reads its value per step).
     """
     optimizer = tf_keras.optimizers.legacy.Adam(learning_rate=learning_rate)
     optimizer._create_all_weights(variables)
@@ -168,8 +168,9 @@ def _make_epoch(model: TrainableDensity, optimizer, weight_decay: float, n_batch
     and returns the summed weighted NLL (float64); it stops at the first non-finite batch loss.
     One Python call and one host read per epoch instead of one per step, and with
     ``jit_compile`` XLA compiles the whole epoch, loop included (all shapes are fixed: one
-    compilation per :func:`train` call).  Measured on 2 cores at batch 256 (15 x 128 MAF,
-    bench/results/flow_vs_reference.md): 3x the samples/s of one graph call per step.
+    compilation per :func:`train` call).  Measured end to end on 2 cores at batch 256 (15 x 128 MAF
+    + batch norm, bench/results/flow_vs_reference.md): under XLA 3.1x the samples/s of one
+    compiled call per step; without XLA about the same (the step's ops are the cost there).
     """
     step = _make_step(model, optimizer, weight_decay)
 
