@@ -3,8 +3,8 @@
 Model: 15 MADE blocks x 128 hidden units, affine (MAF), 4 features, 1-d context
 (the ANODE/CATHODE background model).  Measures, on this machine:
 
-* training samples/s of one optimiser step (the step ``flows.train`` runs) at
-  batch 256, 1024, 4096, with and without XLA (``jit_compile``), after warm-up;
+* training samples/s of ``flows.train``'s epoch loop (16 optimiser steps per graph
+  call) at batch 256, 1024, 4096, with and without XLA (``jit_compile``), after warm-up;
 * end-to-end ``flows.train`` samples/s for two epochs of 65536 events at batch 256
   (includes tracing, shuffling, validation);
 * sampling rate of ``flow.sample``;
@@ -35,7 +35,7 @@ from common import ints, machine, run, write_results  # noqa: E402
 
 from resad_tf import runtime  # noqa: E402
 from resad_tf.flows import ConditionalFlow, train  # noqa: E402
-from resad_tf.flows.training import _make_optimizer, _make_step  # noqa: E402
+from resad_tf.flows.training import LearningRate, _make_epoch, _make_optimizer  # noqa: E402
 
 flags.DEFINE_bool("quick", False, "short timing windows")
 flags.DEFINE_list("intra_op_threads", ["1", "0"], "settings to compare, each in a fresh process "
@@ -49,24 +49,29 @@ def default_flow(transform="affine"):
                            transform=transform, seed=0)
 
 
+STEPS = 16  # optimizer steps per timed call of the epoch loop
+
+
 def step_rate(batch: int, jit: bool, seconds: float, transform="affine"):
-    """Steady-state training samples/s and the first-call (trace/compile) time."""
+    """Steady-state training samples/s of ``flows.train``'s epoch loop (``STEPS`` steps per call) and
+    the first-call (trace/compile) time."""
     flow = default_flow(transform)
-    step = _make_step(flow, _make_optimizer(flow.trainable_variables, 1e-4), 0.0, jit)
+    optimizer = _make_optimizer(flow.trainable_variables, LearningRate(1e-4))
+    epoch = _make_epoch(flow, optimizer, 0.0, STEPS, batch, jit)
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=(batch, 4)), tf.float32)
-    c = tf.constant(rng.uniform(-1, 1, (batch, 1)), tf.float32)
-    w = tf.ones([batch])
+    n = STEPS * batch
+    x = tf.constant(rng.normal(size=(n, 4)), tf.float32)
+    c = tf.constant(rng.uniform(-1, 1, (n, 1)), tf.float32)
+    w, perm = tf.ones([n]), tf.constant(rng.permutation(n))
     t0 = time.perf_counter()
-    float(step(x, c, w))
+    float(epoch(x, c, w, perm))
     first = time.perf_counter() - t0
-    for _ in range(3):
-        float(step(x, c, w))
-    n, t0 = 0, time.perf_counter()
+    float(epoch(x, c, w, perm))
+    calls, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        float(step(x, c, w))
-        n += 1
-    return batch * n / (time.perf_counter() - t0), first
+        float(epoch(x, c, w, perm))
+        calls += 1
+    return n * calls / (time.perf_counter() - t0), first
 
 
 def end_to_end_rate(n_events: int, batch: int):
@@ -99,9 +104,9 @@ def measure(seconds: float) -> list[dict]:
     for batch in (256, 1024, 4096):
         for jit in (False, True):
             rate, first = step_rate(batch, jit, seconds)
-            add("train step, affine", batch, "XLA" if jit else "graph", rate, f"{first:.1f}")
+            add("train loop, affine", batch, "XLA" if jit else "graph", rate, f"{first:.1f}")
     rate, first = step_rate(256, False, seconds, transform="rqs")
-    add("train step, rqs (8 bins)", 256, "graph", rate, f"{first:.1f}")
+    add("train loop, rqs (8 bins)", 256, "graph", rate, f"{first:.1f}")
     add("flows.train, 2 epochs x 65536, affine", 256, "graph", end_to_end_rate(65536, 256), "incl.")
     add("flow.sample, affine", 100000, "graph", sample_rate(100_000))
     return rows

@@ -1,8 +1,9 @@
 """Conditional normalizing flows p(x | context) on TensorFlow Probability.
 
 * :class:`ConditionalFlow` - MAF (affine) or rational-quadratic-spline flow, a ``tf.Module``
-* :func:`train` / :class:`FlowHistory` - the one training loop (AdamW-style, early
-  stopping, NaN recovery, per-epoch checkpoints)
+* :func:`train` / :class:`FlowHistory` - the one training loop (AdamW-style, learning-rate
+  schedules (:class:`LearningRate`), early stopping, NaN recovery, per-epoch checkpoints);
+  :class:`TrainableDensity` - what it needs from a model (the public density-training protocol)
 * :func:`ensemble_log_prob` / :func:`ensemble_sample` - the mixture of checkpoints (density, samples);
   :func:`save_ensemble` / :func:`load_ensemble` - a flow with its checkpoints on disk
 * :func:`export` / :func:`load` - SavedModel usable with plain ``tf.saved_model.load``
@@ -19,6 +20,8 @@ _WHERE = {
     "train": "training",
     "FlowHistory": "training",
     "mean_nll": "training",
+    "LearningRate": "training",
+    "TrainableDensity": "protocol",
     "ensemble_log_prob": "ensemble",
     "ensemble_sample": "ensemble",
     "save_ensemble": "ensemble",

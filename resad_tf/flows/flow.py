@@ -219,12 +219,13 @@ class ConditionalFlow(tf.Module):
 
         x_spec = tf.TensorSpec([None, self.dim], tf.float32)
         c_spec = tf.TensorSpec([None, self.context_dim], tf.float32)
-        self._log_prob_fn = tf.function(self._log_prob, input_signature=[x_spec, c_spec])
+        self._log_prob_fn = tf.function(self.log_prob_tensor, input_signature=[x_spec, c_spec])
         self._inverse_fn = tf.function(self._inverse, input_signature=[x_spec, c_spec])
         self._forward_fn = tf.function(self._forward, input_signature=[x_spec, c_spec])
 
     # ------------------------------------------------------------ graph pieces
-    # Tensor-in/tensor-out versions used inside tf.functions (training, export).
+    # Tensor-in/tensor-out versions used inside tf.functions (training, export);
+    # log_prob_tensor is public: it is the training protocol (flows/protocol.py).
     def _inverse_and_ldj(self, x, c, training=False):
         ldj = tf.zeros(tf.shape(x)[:1], x.dtype)
         for link in self._train_chain if training else self._eval_chain:
@@ -235,7 +236,11 @@ class ConditionalFlow(tf.Module):
             ldj += link_ldj
         return x, ldj
 
-    def _log_prob(self, x, c, training=False):
+    def log_prob_tensor(self, x, c, training=False):
+        """log p(x | c) per row for float32 tensors (no chunking, no conversion): the density the
+        training loop differentiates (:class:`~resad_tf.flows.protocol.TrainableDensity`).
+        ``training=True`` runs the batch-norm bijectors on batch statistics and updates their
+        moving averages."""
         z, ldj = self._inverse_and_ldj(x, c, training)
         base = -0.5 * tf.reduce_sum(z * z, axis=-1) - 0.5 * self.dim * _LOG_2PI
         return base + ldj

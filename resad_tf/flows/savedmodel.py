@@ -46,7 +46,7 @@ def _export_module(flow) -> tf.Module:
 
     module = tf.Module()
     module.flow_variables = list(flow.variables)  # tracked, so the functions' captures are saved
-    module.log_prob = tf.function(lambda x, context: flow._log_prob(x, context), [x_spec, c_spec])
+    module.log_prob = tf.function(lambda x, context: flow.log_prob_tensor(x, context), [x_spec, c_spec])
     module.inverse = tf.function(lambda x, context: flow._inverse(x, context), [x_spec, c_spec])
     module.forward = tf.function(lambda z, context: flow._forward(z, context), [z_spec, c_spec])
     module.sample = tf.function(sample, [c_spec, seed_spec])

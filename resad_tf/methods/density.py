@@ -39,14 +39,18 @@ class FlowOptions(Options):
     batch_norm: bool = option(False, "batch-normalization bijectors between the blocks")
     flow_epochs: int = option(100, "flow training epochs", ge=1, le=MAX_ITERATIONS)
     flow_batch_size: int = option(256, "flow batch size", ge=1)
-    flow_learning_rate: float = option(1e-4, "flow Adam learning rate", gt=0)
+    flow_learning_rate: float = option(1e-4, "flow Adam learning rate (the peak of --flow_lr_schedule)", gt=0)
+    flow_lr_schedule: str = option("constant", "flow learning-rate schedule: constant, or cosine (linear warm-up "
+                                   "over --flow_warmup_epochs, then cosine decay to 0 at the last epoch)",
+                                   choices=("constant", "cosine"))
+    flow_warmup_epochs: float = option(0.0, "warm-up of the cosine schedule, in epochs", ge=0)
     weight_decay: float = option(0.0, "decoupled weight decay of the flow optimizer", ge=0)
     flow_patience: int = option(0, "early stopping after this many epochs without improvement (0: off)", ge=0)
     n_checkpoints: int = option(10, "average the densities of this many best epochs (log-sum-exp)", ge=1)
     flow_val_fraction: float = option(0.2, "fraction of the flow's training sample used for validation",
                                       gt=0, lt=1)
-    flow_jit: bool = option(False, "XLA-compile the flow training step (faster for large flows and batches, "
-                            "after seconds of compilation; docs/performance.md)")
+    flow_jit: bool = option(False, "XLA-compile the flow's training epochs (steps and loop; 1.5-3x faster, after "
+                            "seconds of compilation; docs/performance.md)")
 
 
 class ConditionalDensity(Component):
@@ -82,7 +86,8 @@ class ConditionalDensity(Component):
         w = np.ones(len(y)) if weight is None else weight
         return flows.train(flow, y[tr], c[tr], x_val=y[val], context_val=c[val], weight=w[tr],
                            weight_val=w[val], epochs=o.flow_epochs, batch_size=o.flow_batch_size,
-                           learning_rate=o.flow_learning_rate, weight_decay=o.weight_decay,
+                           learning_rate=o.flow_learning_rate, lr_schedule=o.flow_lr_schedule,
+                           warmup_epochs=o.flow_warmup_epochs, weight_decay=o.weight_decay,
                            patience=o.flow_patience or None, keep_epochs=o.n_checkpoints, seed=self.seed,
                            jit_compile=o.flow_jit, verbose=self.verbose)
 

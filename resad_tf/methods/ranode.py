@@ -78,16 +78,19 @@ class SignalMixture(tf.Module):
     def w(self) -> float:
         return float(tf.sigmoid(self.W_SPEED * self.w_raw))
 
-    def _log_prob(self, y, c, training=False):
-        log_ps = self.signal._log_prob(y, c[:, :-1], training)
+    def log_prob_tensor(self, y, c, training=False):
+        """log of the mixture density per row, for float32 tensors (the training protocol,
+        :class:`resad_tf.flows.TrainableDensity`); ``c``: the signal flow's context, then log p_bg."""
+        log_ps = self.signal.log_prob_tensor(y, c[:, :-1], training)
         log_w = tf.math.log_sigmoid(self.W_SPEED * self.w_raw)
         log_1mw = tf.math.log_sigmoid(-self.W_SPEED * self.w_raw)
         return tf.reduce_logsumexp(tf.stack([log_w + log_ps, log_1mw + c[:, -1]]), axis=0)
 
     def log_prob(self, y, c):
-        return self._log_prob(tf.convert_to_tensor(y, tf.float32), tf.convert_to_tensor(c, tf.float32))
+        """:meth:`log_prob_tensor` for arrays (inference mode)."""
+        return self.log_prob_tensor(tf.convert_to_tensor(y, tf.float32), tf.convert_to_tensor(c, tf.float32))
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         return [v.numpy() for v in self.variables]
 
     def set_weights(self, weights):

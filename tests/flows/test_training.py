@@ -8,7 +8,7 @@ import tensorflow as tf
 from scipy import stats
 
 from resad_tf.errors import InputError, TrainingDiverged
-from resad_tf.flows import ConditionalFlow, ensemble_log_prob, ensemble_sample, mean_nll, train
+from resad_tf.flows import ConditionalFlow, LearningRate, ensemble_log_prob, ensemble_sample, mean_nll, train
 
 
 def toy(n, seed):
@@ -104,8 +104,8 @@ def poisoned_flow(bad_steps, **kwargs):
     counter = tf.Variable(0, trainable=False)  # closure, not an attribute: never restored
 
     class Poisoned(ConditionalFlow):
-        def _log_prob(self, x, c, training=False):
-            lp = super()._log_prob(x, c, training)
+        def log_prob_tensor(self, x, c, training=False):
+            lp = super().log_prob_tensor(x, c, training)
             if not training:
                 return lp
             step = counter.assign_add(1)
@@ -196,3 +196,52 @@ def test_weight_decay_shrinks_the_weights():
               verbose=False)
         norms.append(sum(np.sum(w**2) for w in flow.get_weights()))
     assert norms[1] < 0.8 * norms[0]
+
+
+def test_learning_rate_schedules():
+    const = LearningRate(1e-3)
+    assert [float(const(s)) for s in (0, 500)] == pytest.approx([1e-3, 1e-3])
+    cos = LearningRate(1e-3, "cosine", total_steps=110, warmup_steps=10)
+    values = np.array([float(cos(s)) for s in range(111)])
+    np.testing.assert_allclose(values[:10], 1e-3 * np.arange(1, 11) / 10, rtol=1e-6)  # linear warm-up
+    assert values[60] == pytest.approx(5e-4, rel=1e-5)  # half-way through the decay: half the peak
+    assert values[110] == pytest.approx(0.0, abs=1e-12) and np.all(np.diff(values[10:]) <= 1e-12)
+    cos.peak.assign(5e-4)  # a NaN restart halves the peak: the same shape, half the height
+    assert float(cos(60)) == pytest.approx(2.5e-4, rel=1e-5)
+    with pytest.raises(InputError, match="lr_schedule"):
+        LearningRate(1e-3, "linear")
+
+
+def test_cosine_schedule_learns_and_ends_at_zero():
+    x, c, _ = toy(4000, seed=0)
+    x_val, c_val, logp_val = toy(1500, seed=1)
+    flow = ConditionalFlow(dim=2, n_blocks=3, hidden_units=(32,))
+    h = train(flow, x, c, x_val=x_val, context_val=c_val, epochs=12, batch_size=256, learning_rate=1e-2,
+              lr_schedule="cosine", warmup_epochs=1, verbose=False)
+    assert h.learning_rate == pytest.approx(1e-2)  # the peak (no restarts)
+    assert h.val_loss[h.best_epoch] == pytest.approx(-np.mean(logp_val), abs=0.06)
+    # the last epoch ran at learning rates near 0: its loss barely differs from the one before
+    assert abs(h.val_loss[11] - h.val_loss[10]) < 0.01
+    assert len(h.seconds) == 12 and np.all(np.diff(h.seconds) > 0)
+
+
+def test_xla_epoch_matches_the_graph_epoch():
+    """jit_compile compiles the same loop (batch norm included): the same losses up to float rounding."""
+    runs = []
+    for jit in (False, True):
+        flow = ConditionalFlow(dim=2, n_blocks=2, hidden_units=(8,), batch_norm=True, seed=1)
+        runs.append(train(flow, **small_data(), epochs=3, batch_size=64, learning_rate=1e-2, seed=3,
+                          jit_compile=jit, verbose=False))
+    np.testing.assert_allclose(runs[1].train_loss, runs[0].train_loss, rtol=1e-4)
+    np.testing.assert_allclose(runs[1].val_loss, runs[0].val_loss, rtol=1e-4)
+
+
+def test_full_batches_only_and_a_batch_larger_than_the_sample():
+    """Every step sees a full batch; the n % batch_size events left out differ between epochs."""
+    d = small_data(500)  # 500 = 7 x 64 + 52
+    flow = ConditionalFlow(dim=2, n_blocks=1, hidden_units=(4,))
+    h = train(flow, **d, epochs=2, batch_size=64, learning_rate=1e-30, verbose=False)
+    # lr ~ 0: the loss of an epoch is the mean NLL of the 448 events it used, close to all 500's
+    assert h.train_loss[0] == pytest.approx(mean_nll(flow, d["x"], d["context"]), rel=0.05)
+    h = train(flow, **d, epochs=1, batch_size=4096, verbose=False)  # one batch of all 500
+    assert np.isfinite(h.train_loss[0])
