@@ -162,19 +162,35 @@ def _make_step(model: TrainableDensity, optimizer, weight_decay: float):
 
 def _make_epoch(model: TrainableDensity, optimizer, weight_decay: float, n_batches: int, batch_size: int,
                 jit_compile: bool):
-    """One epoch in one graph call: all its steps in a ``tf.while_loop``, the loss summed on the device.
+    """One epoch: ``epoch(x, c, w, perm)`` runs ``n_batches`` steps on the batches ``perm[0:b], perm[b:2b],
+    ...`` and returns the summed weighted NLL (float64, summed on the device: one host read per epoch).
 
-    ``epoch(x, c, w, perm)`` runs ``n_batches`` steps on the batches ``perm[0:b], perm[b:2b], ...``
-    and returns the summed weighted NLL (float64); it stops at the first non-finite batch loss.
-    One Python call and one host read per epoch instead of one per step, and with
-    ``jit_compile`` XLA compiles the whole epoch, loop included (all shapes are fixed: one
-    compilation per :func:`train` call).  Measured end to end on 2 cores at batch 256 (15 x 128 MAF
+    With ``jit_compile`` the whole epoch is one XLA-compiled graph call, its steps in a
+    ``tf.while_loop`` (all shapes fixed: one compilation per :func:`train` call; it stops at the first
+    non-finite batch loss).  Without, one graph call per step.  Measured end to end on 2 cores at batch 256 (15 x 128 MAF
     + batch norm, bench/results/flow_vs_reference.md): under XLA 3.1x the samples/s of one
     compiled call per step; without XLA about the same (the step's ops are the cost there).
     """
     step = _make_step(model, optimizer, weight_decay)
+    if not jit_compile:
+        # Without XLA, one graph call per step on shapes left open (batch dimension None): traced on
+        # the fixed batch shape, or inside one loop over the epoch, TensorFlow's CPU kernels gave
+        # weights that differed in the last bits from run to run (measured on R-ANODE's signal
+        # mixture with 2 inter-op threads), and the whole-epoch graph gains nothing here (above).
+        spec = [tf.TensorSpec([None, model.dim], tf.float32), tf.TensorSpec([None, model.context_dim], tf.float32),
+                tf.TensorSpec([None], tf.float32)]
+        graph_step = tf.function(step, input_signature=spec)
 
-    @tf.function(jit_compile=jit_compile)
+        def epoch(x, c, w, perm):
+            total = tf.constant(0.0, tf.float64)
+            for i in range(n_batches):
+                idx = perm[i * batch_size:(i + 1) * batch_size]
+                total += tf.cast(graph_step(tf.gather(x, idx), tf.gather(c, idx), tf.gather(w, idx)), tf.float64)
+            return total
+
+        return epoch
+
+    @tf.function(jit_compile=True)
     def epoch(x, c, w, perm):
         batches = tf.reshape(perm[: n_batches * batch_size], [n_batches, batch_size])
         total = tf.constant(0.0, tf.float64)
