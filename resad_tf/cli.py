@@ -32,8 +32,8 @@ import typing
 
 from absl import app, flags
 
+from resad_tf import runtime  # first: pins the CPU-independent kernels before numpy loads; TensorFlow loads quietly
 from resad_tf import config as options
-from resad_tf import runtime  # before any method module: TensorFlow, wherever it is imported, loads quietly
 from resad_tf.errors import InputError, ResadError, exit_status
 
 FLAGS = flags.FLAGS

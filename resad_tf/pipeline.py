@@ -303,6 +303,7 @@ def run(method_cls, config=None, opts: RunOptions | None = None, *, data=None,
         "config": dataclasses.asdict(config),
         "options": dataclasses.asdict(opts),
         "versions": runtime.versions(),
+        "numerics": runtime.numerics(),
         "fit_seconds": round(time.time() - t0, 1),
     }
     return write_outputs(method, data.regions, result, opts, started=t0)

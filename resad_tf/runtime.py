@@ -18,6 +18,14 @@ because the networks here are small: a step of the 15 x 128 background flow at
 batch 256 is ~1000 tiny ops, and splitting each over the cores costs more in
 synchronisation than it gains (on 2 cores, 1.2-1.5x the training samples/s
 of TensorFlow's default, bench/results/flow_throughput.md).
+
+CPU-independent arithmetic (:func:`pin_numerics`, on by default, when this module
+is imported, before numpy and TensorFlow load): oneDNN (TensorFlow's matrix
+products), OpenBLAS (numpy's) and XLA pick their kernels by the CPU they run on, and
+training amplifies the round-off in which they differ.  Pinned to the AVX2 kernels,
+which every x86-64 CPU since 2013 (Intel Haswell, AMD Zen) has, the same seed gives
+bit-identical scores on AVX2 and AVX-512 machines.  ``RESAD_CPU_INDEPENDENT=0`` in the
+environment opts out (each library's fastest kernels for the CPU; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -26,11 +34,72 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import os
+import platform
 import random
 import sys
 import tempfile
 
-import numpy as np
+#: set ``RESAD_CPU_INDEPENDENT=0`` to let oneDNN, OpenBLAS and XLA use the CPU's newest instructions
+CPU_INDEPENDENT_VAR = "RESAD_CPU_INDEPENDENT"
+
+#: the kernel choices :func:`pin_numerics` fixes: the newest instruction set each library may use.  AVX2
+#: (with FMA) is x86-64-v3, present on every Intel CPU since Haswell (2013) and every AMD Zen; TensorFlow
+#: 2.21's wheels themselves need AVX only, and on an AVX-only CPU the libraries fall back to AVX kernels.
+CPU_INDEPENDENT_ENV = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN: TensorFlow's MatMul/contractions (read at its first primitive)
+    "OPENBLAS_CORETYPE": "Haswell",  # numpy's and scipy's OpenBLAS (read when the library loads)
+}
+#: XLA's CPU compiler (``jit_compile``, --flow_jit) targets the host's ISA unless capped
+XLA_MAX_ISA_FLAG = "--xla_cpu_max_isa=AVX2"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_independent() -> bool:
+    """Whether this process runs with the pinned, CPU-independent kernels (:func:`pin_numerics`)."""
+    return os.environ.get(CPU_INDEPENDENT_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def pin_numerics() -> dict:
+    """Fix the kernel choices that depend on the CPU, unless ``RESAD_CPU_INDEPENDENT=0``; returns what it set.
+
+    Environment variables, so they must be set before the libraries read them: OpenBLAS reads its
+    core type when numpy loads, oneDNN its maximum ISA at its first computation, XLA its flags at
+    its first compilation.  This runs when this module is imported, which every script does first
+    (:mod:`resad_tf.cli`); processes started later (Dask's workers, subprocesses) inherit the
+    environment.  A value the environment already sets is kept.  Only on x86-64; the OpenBLAS core
+    type only where the CPU has AVX2 and FMA (Haswell kernels would fault elsewhere).  The tree
+    ensembles need nothing here: each member is fitted and applied single-threaded
+    (:class:`~resad_tf.models.trees.TreeEnsembleClassifier`), so their sums do not depend on the
+    number of cores.
+    """
+    if not cpu_independent() or platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    flags = _cpu_flags()
+    pinned = {}
+    for var, value in CPU_INDEPENDENT_ENV.items():
+        if var == "OPENBLAS_CORETYPE" and not {"avx2", "fma"} <= flags:
+            continue
+        pinned[var] = os.environ.setdefault(var, value)
+    xla = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_max_isa" not in xla:
+        os.environ["XLA_FLAGS"] = f"{xla} {XLA_MAX_ISA_FLAG}".strip()
+    pinned["XLA_FLAGS"] = os.environ["XLA_FLAGS"]
+    return pinned
+
+
+pin_numerics()  # before numpy loads OpenBLAS (below) and before anything imports TensorFlow
+
+import numpy as np  # noqa: E402
 
 
 #: TF_CPP_MIN_LOG_LEVEL when --verbosity is not given: 3 hides TensorFlow's C++ ERROR lines too (with 2,
@@ -211,6 +280,21 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         keras.utils.set_random_seed(seed)
     except ImportError:  # pragma: no cover - keras is a dependency
         pass
+
+
+def numerics() -> dict:
+    """How this process's arithmetic was chosen (for metrics.json): pinned or not, the CPU, the settings."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    out = {"cpu_independent": bool(cpu_independent()), "cpu": cpu or platform.machine()}
+    for var in CPU_INDEPENDENT_ENV:
+        out[var] = os.environ.get(var)
+    out["XLA_FLAGS"] = os.environ.get("XLA_FLAGS")
+    return out
 
 
 def versions() -> dict:

@@ -9,12 +9,13 @@ tests do not leak global state into each other.
 import os
 import pathlib
 
-import numpy as np
-import pytest
-
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+# first, as the scripts do: pins the CPU-independent kernels before numpy loads OpenBLAS
 from resad_tf import runtime  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 # as the scripts run: one thread per TensorFlow op (faster for these small networks on CPU)
 runtime.configure()

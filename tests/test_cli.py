@@ -82,7 +82,7 @@ def test_salad_script_end_to_end(repo_root, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out / "metrics.json").read_text())
     for key in ("method", "auc", "max_sic", "sic_at_0_2", "sic_at_0_5", "n_sig_sr", "n_bkg_sr", "config",
-                "seed", "versions", "closure_chi2_ndf_sb_after"):
+                "seed", "versions", "numerics", "closure_chi2_ndf_sb_after"):
         assert key in m, key
     assert m["method"] == "salad" and m["config"]["hidden"] == [32, 32] and m["auc"] > 0.6
     scores = outputs.read_scores(out / "scores.h5")
