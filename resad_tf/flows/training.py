@@ -6,10 +6,9 @@ validation loss after each epoch, keeps per-epoch weight checkpoints for
 ensembling, optionally stops early, and leaves the flow holding the weights of
 the best validation epoch.
 
-Each epoch is one graph call (:func:`_make_epoch`): the steps run in a
-``tf.while_loop`` over the shuffled indices and the loss is summed on the
-device, so Python and the host see the flow once per epoch, not once per step
-(with ``jit_compile``, XLA compiles the whole epoch).
+With ``jit_compile`` each epoch is one XLA-compiled graph call (:func:`_make_epoch`):
+the steps run in a ``tf.while_loop`` over the shuffled indices; without, one graph
+call per step.  Either way the loss is summed on the device and read once per epoch.
 
 Non-finite losses are survived: the flow and optimizer go back to the state at
 the start of the epoch, the learning rate is halved (with a warning) and the
