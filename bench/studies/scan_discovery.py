@@ -41,7 +41,9 @@ from resad_tf.bumphunt.lookelsewhere import gross_vitells
 from resad_tf.errors import InputError
 from resad_tf.outputs import atomic_path, write_json_atomic
 from resad_tf.scan import HuntSettings, get_scorer, make_tasks, make_windows, run_scan, scorer_config
-from resad_tf.scan.tasks import OWN_COMPOSITION, dataset_name, injection_label
+from resad_tf.data.regions import Window
+from resad_tf.scan.store import TaskStore
+from resad_tf.scan.tasks import OWN_COMPOSITION, Task, dataset_name
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import RESULTS, define_seeds, ints, machine, run  # noqa: E402
@@ -187,8 +189,7 @@ def report(args, work, scorer, settings, windows) -> None:
         s_over_sqrt_b = None
         if n_sig and best is not None:  # the SR with the most signal: S / sqrt(B) before any cut
             lo, hi = d["windows"][best]
-            task = json.loads((work / "tasks" / f"{args.method}_{dataset_name((n_sig, seed))}_{lo:.3f}-{hi:.3f}.json")
-                              .read_text())
+            task = TaskStore(work).read_done(Task(Window(lo, hi), seed, n_sig, args.method).id)
             s_over_sqrt_b = task["n_signal_sr"] / np.sqrt(task["n_sr"] - task["n_signal_sr"])
         row = dict(n_sig=n_sig, seed=seed, z_local_max=d["z_local_max"], window=d["window"],
                    efficiency=d["efficiency"], z_global=d["z_global"], global_method=d["method"],
@@ -258,7 +259,7 @@ def _background_only(summaries) -> dict | None:
 
 def _injection(n_sig) -> str:
     """The N_sig column: the count, or 'data' for a file's own composition."""
-    return injection_label(n_sig).removeprefix("N_sig = ")
+    return "data" if n_sig == OWN_COMPOSITION else str(n_sig)
 
 
 def _fmt(v, digits=1):
